@@ -1,0 +1,85 @@
+"""The op registry: one `OpDef` per op type keeps its shape rule, kernel and gradient together.
+
+An op family module (engine/ops/*.py) defines subclasses and decorates them with `@register`.
+Sessions look up kernels here, `tf.gradients` looks up gradients, and snapshot loading uses the
+registered names as its allow-list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from engine.backend import Backend
+    from engine.dtypes import DType
+    from engine.graph import Operation, Tensor
+    from engine.shapes import Shape
+
+Spec = tuple["Shape", "DType"]
+Kernel = Callable[..., Any]
+
+
+class ExecContext:
+    """What a kernel factory may bind: the backend, the session's variable store and RNG."""
+
+    __slots__ = ("backend", "rng_for", "variables", "xp")
+
+    def __init__(
+        self, backend: Backend, variables: dict[str, Any], rng_for: Callable[[Operation], Any]
+    ) -> None:
+        self.backend = backend
+        self.xp = backend.xp
+        self.variables = variables
+        self.rng_for = rng_for
+
+
+class OpDef:
+    """Base class of an op type. Subclasses override `infer`, `kernel` and `grad`.
+
+    - `infer(op)` returns one `(shape, dtype)` spec per output, or raises ValueError/TypeError.
+    - `kernel(op, ctx)` returns a callable taking the input arrays and returning the output
+      array (or a tuple for several outputs). It is built once per compiled plan, so
+      attribute handling belongs in the factory, not in the callable.
+    - `grad(op, *output_grads)` builds gradient ops and returns one tensor (or None) per input.
+    """
+
+    type: str = ""
+    differentiable: bool = True
+    # Stateful ops (variables, random, assignments) are never deduplicated or constant-folded.
+    stateful: bool = False
+    # Attributes naming the variables an op updates in place; it runs on their device.
+    var_attrs: tuple[str, ...] = ()
+
+    def infer(self, op: Operation) -> list[Spec]:
+        raise NotImplementedError(f"{self.type} has no shape rule")
+
+    def kernel(self, op: Operation, ctx: ExecContext) -> Kernel:
+        raise NotImplementedError(f"{self.type} has no kernel")
+
+    def grad(self, op: Operation, *grads: Tensor | None) -> Sequence[Tensor | None]:
+        raise LookupError(f"No gradient defined for operation '{op.name}' (op type: {op.type})")
+
+
+_REGISTRY: dict[str, OpDef] = {}
+
+
+def register(cls: type[OpDef]) -> type[OpDef]:
+    """Class decorator: register an op type under its class name (or its `type` attribute)."""
+    name = cls.type or cls.__name__
+    if name in _REGISTRY:
+        raise ValueError(f"Op type {name!r} is registered twice")
+    cls.type = name
+    _REGISTRY[name] = cls()
+    return cls
+
+
+def lookup(op_type: str) -> OpDef:
+    try:
+        return _REGISTRY[op_type]
+    except KeyError:
+        raise KeyError(f"Op type {op_type!r} is not registered") from None
+
+
+def registered_types() -> frozenset[str]:
+    return frozenset(_REGISTRY)

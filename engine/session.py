@@ -1,0 +1,354 @@
+"""Sessions: variable state plus cached execution plans for (fetches, feeds) pairs.
+
+A plan is compiled once per distinct (fetch list, feed keys) pair: the needed ops are pruned
+from the graph, put in creation (= topological) order, given integer slots, and bound to their
+kernels. Running a plan is then one flat loop over prebuilt steps, with no recursion and no
+per-op objects created per call.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from engine import errors
+from engine.backend import Backend, backend_for, canonical_device
+from engine.graph import Graph, Operation, Tensor, get_default_graph
+from engine.registry import ExecContext, lookup
+from engine.shapes import compatible
+
+DEFAULT_GRAPH_SEED = 87654321
+
+
+class _Leaf:
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+
+def _flatten(fetches: Any, leaves: list[Any]) -> Any:
+    """Replace each leaf of a nested list/tuple/dict by a _Leaf; collect the leaves."""
+    if isinstance(fetches, list):
+        return [_flatten(f, leaves) for f in fetches]
+    if isinstance(fetches, tuple):
+        items = [_flatten(f, leaves) for f in fetches]
+        return type(fetches)(*items) if hasattr(fetches, "_fields") else tuple(items)
+    if isinstance(fetches, dict):
+        return type(fetches)((k, _flatten(v, leaves)) for k, v in fetches.items())
+    if fetches is None:
+        raise TypeError("Fetch argument None has invalid type <class 'NoneType'>: fetch a "
+                        "Tensor, an Operation or a name.")
+    leaves.append(fetches)
+    return _Leaf(len(leaves) - 1)
+
+
+def _rebuild(template: Any, values: list[Any]) -> Any:
+    if isinstance(template, _Leaf):
+        return values[template.index]
+    if isinstance(template, list):
+        return [_rebuild(t, values) for t in template]
+    if isinstance(template, tuple):
+        items = [_rebuild(t, values) for t in template]
+        return type(template)(*items) if hasattr(template, "_fields") else tuple(items)
+    return type(template)((k, _rebuild(v, values)) for k, v in template.items())
+
+
+class _Plan:
+    """A compiled (fetches, feeds) pair: flat steps over integer slots."""
+
+    __slots__ = ("feed_slots", "fetch_slots", "n_slots", "ops", "steps")
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[Callable[..., Any], tuple[int, ...], Any]] = []
+        self.ops: list[Operation] = []
+        self.feed_slots: dict[Tensor, int] = {}
+        self.fetch_slots: list[int | None] = []
+        self.n_slots = 0
+
+
+class Session:
+    """Runs graph fragments; holds the values of variables (isolated per session)."""
+
+    def __init__(
+        self,
+        target: str = "",
+        graph: Graph | None = None,
+        config: Any = None,
+        device: str | None = None,
+    ) -> None:
+        if target:
+            raise errors.UnimplementedError(
+                None, None, f"Session target {target!r}: only in-process sessions exist ('')."
+            )
+        self.graph = graph if graph is not None else get_default_graph()
+        self._device = canonical_device(device)
+        self._variables: dict[str, Any] = {}
+        self._rngs: dict[Operation, np.random.Generator] = {}
+        self._plans: dict[Any, _Plan] = {}
+        self._contexts: dict[str, ExecContext] = {}
+        self._closed = False
+        self._entered: list[Any] = []
+
+    # -- context management -----------------------------------------------------------------
+    def __enter__(self) -> Session:
+        graph_ctx, session_ctx = self.graph.as_default(), self.as_default()
+        graph_ctx.__enter__()
+        session_ctx.__enter__()
+        self._entered.append((graph_ctx, session_ctx))
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        graph_ctx, session_ctx = self._entered.pop()
+        session_ctx.__exit__(*exc)
+        graph_ctx.__exit__(*exc)
+        self.close()
+
+    @contextmanager
+    def as_default(self) -> Iterator[Session]:
+        _sessions().append(self)
+        try:
+            yield self
+        finally:
+            _sessions().remove(self)
+
+    def close(self) -> None:
+        self._closed = True
+        self._variables.clear()
+        self._plans.clear()
+
+    @property
+    def sess_str(self) -> str:
+        return ""
+
+    # -- running ----------------------------------------------------------------------------
+    def run(
+        self,
+        fetches: Any,
+        feed_dict: dict[Any, Any] | None = None,
+        options: Any = None,
+        run_metadata: Any = None,
+    ) -> Any:
+        """Run the ops needed for `fetches`, with `feed_dict` values replacing tensors."""
+        if self._closed:
+            raise RuntimeError("Attempted to use a closed Session.")
+        leaves: list[Any] = []
+        template = _flatten(fetches, leaves)
+        elements = tuple(
+            self.graph.as_graph_element(f, allow_tensor=True, allow_operation=True)
+            for f in leaves
+        )
+        feeds = self._convert_feeds(feed_dict)
+        key = (elements, tuple(feeds))
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._compile(elements, list(feeds))
+            self._plans[key] = plan
+        values = self._execute(plan, feeds)
+        return _rebuild(template, values)
+
+    def _convert_feeds(self, feed_dict: dict[Any, Any] | None) -> dict[Tensor, Any]:
+        feeds: dict[Tensor, Any] = {}
+        for key, value in (feed_dict or {}).items():
+            if hasattr(key, "_as_graph_element") or isinstance(key, str | Tensor):
+                t = self.graph.as_graph_element(key, allow_tensor=True, allow_operation=False)
+            else:
+                raise TypeError(
+                    f"Cannot interpret feed_dict key as Tensor: {key!r} is not a Tensor or the "
+                    f"name of one."
+                )
+            assert isinstance(t, Tensor)
+            if isinstance(value, Tensor):
+                raise TypeError(
+                    f"The value of a feed cannot be a tf.Tensor object ({value.name}). Acceptable "
+                    f"feed values include Python scalars, strings, lists, numpy ndarrays."
+                )
+            if hasattr(value, "__cuda_array_interface__"):
+                array = value.astype(t.dtype.np, copy=False)
+            else:
+                try:
+                    array = np.asarray(value, dtype=t.dtype.np)
+                except (TypeError, ValueError) as e:
+                    raise ValueError(
+                        f"Cannot feed value {_short(value)} for Tensor '{t.name}' of dtype "
+                        f"{t.dtype.name}: {e}"
+                    ) from None
+            if not compatible(t.static_shape, array.shape):
+                raise ValueError(
+                    f"Cannot feed value of shape {array.shape} for Tensor '{t.name}', which has "
+                    f"shape '{t.get_shape()}'"
+                )
+            feeds[t] = array
+        return feeds
+
+    def _context(self, backend: Backend) -> ExecContext:
+        ctx = self._contexts.get(backend.name)
+        if ctx is None:
+            ctx = ExecContext(backend, self._variables, self._rng_for)
+            self._contexts[backend.name] = ctx
+        return ctx
+
+    def _rng_for(self, op: Operation) -> np.random.Generator:
+        """Per-session random streams; repeatable across sessions when seeds are set (TF)."""
+        rng = self._rngs.get(op)
+        if rng is None:
+            graph_seed, op_seed = op.graph.seed, op.attrs.get("seed")
+            if graph_seed is None and op_seed is None:
+                rng = np.random.default_rng()
+            else:
+                graph_seed = DEFAULT_GRAPH_SEED if graph_seed is None else graph_seed
+                op_seed = op._id if op_seed is None else op_seed
+                rng = np.random.default_rng([int(graph_seed) & 0xFFFFFFFF,
+                                             int(op_seed) & 0xFFFFFFFF])
+            self._rngs[op] = rng
+        return rng
+
+    def _device_of(self, op: Operation) -> str:
+        """Ops that update a variable in place run where the variable lives."""
+        var_attrs = lookup(op.type).var_attrs
+        if var_attrs:
+            op = self.graph.get_operation_by_name(op.attrs[var_attrs[0]])
+        return op.device or self._device
+
+    def _compile(self, elements: Sequence[Tensor | Operation], fed: list[Tensor]) -> _Plan:
+        fed_set = set(fed)
+        needed: set[Operation] = set()
+        pending: list[Operation] = []
+        for e in elements:
+            if isinstance(e, Operation):
+                pending.append(e)
+            elif e not in fed_set:
+                pending.append(e.op)
+        while pending:
+            op = pending.pop()
+            if op in needed:
+                continue
+            needed.add(op)
+            pending.extend(t.op for t in op.inputs if t not in fed_set)
+            pending.extend(op.control_inputs)
+
+        plan = _Plan()
+        slots: dict[Tensor, int] = {}
+        slot_backend: list[Backend] = []
+        cpu = backend_for("")
+
+        def new_slot(backend: Backend) -> int:
+            slot_backend.append(backend)
+            return len(slot_backend) - 1
+
+        for t in fed:
+            slots[t] = plan.feed_slots[t] = new_slot(cpu)
+        moved: dict[tuple[int, str], int] = {}
+        for op in sorted(needed, key=lambda o: o._id):
+            backend = backend_for(self._device_of(op))
+            in_slots = []
+            for t in op.inputs:
+                slot = slots[t]
+                if slot_backend[slot] is not backend:
+                    slot = moved.get((slot, backend.name)) or self._transfer(
+                        plan, op, slot, slot_backend[slot], backend, new_slot(backend), moved)
+                in_slots.append(slot)
+            kernel = lookup(op.type).kernel(op, self._context(backend))
+            outs = [new_slot(backend) for _ in op.outputs]
+            for t, s in zip(op.outputs, outs, strict=True):
+                slots.setdefault(t, s)
+            out: Any = outs[0] if len(outs) == 1 else tuple(outs)
+            plan.steps.append((kernel, tuple(in_slots), out))
+            plan.ops.append(op)
+        for e in elements:
+            plan.fetch_slots.append(None if isinstance(e, Operation) else slots[e])
+        plan.n_slots = len(slot_backend)
+        return plan
+
+    @staticmethod
+    def _transfer(plan: _Plan, consumer: Operation, src: int, frm: Backend, to: Backend,
+                  dst: int, moved: dict[tuple[int, str], int]) -> int:
+        """Add a host<->device copy step feeding `consumer`."""
+
+        def copy(array: Any) -> Any:
+            return to.from_host(frm.to_host(array))
+
+        plan.steps.append((copy, (src,), dst))
+        plan.ops.append(consumer)
+        moved[(src, to.name)] = dst
+        return dst
+
+    def _execute(self, plan: _Plan, feeds: dict[Tensor, Any]) -> list[Any]:
+        values: list[Any] = [None] * plan.n_slots
+        for t, slot in plan.feed_slots.items():
+            values[slot] = feeds[t]
+        index = 0
+        try:
+            with np.errstate(all="ignore"):
+                for index, (kernel, ins, out) in enumerate(plan.steps):  # noqa: B007
+                    result = kernel(*[values[i] for i in ins])
+                    if out.__class__ is int:
+                        values[out] = result
+                    elif out:
+                        for slot, value in zip(out, result, strict=True):
+                            values[slot] = value
+        except errors.OpError:
+            raise
+        except MemoryError as e:
+            op = plan.ops[index]
+            raise errors.ResourceExhaustedError(
+                None, op, f"OOM when running '{op.name}' (op: {op.type}): {e}"
+            ) from e
+        except Exception as e:
+            op = plan.ops[index]
+            shapes = ", ".join(
+                str(getattr(values[i], "shape", "?")) for i in plan.steps[index][1])
+            raise errors.InvalidArgumentError(
+                None, op, f"{e} [[node {op.name} (op: {op.type}) with input shapes: {shapes}]]"
+            ) from e
+        return [None if slot is None else self._fetch_value(values[slot])
+                for slot in plan.fetch_slots]
+
+    def _fetch_value(self, value: Any) -> Any:
+        """Host copy of a fetched value; never an alias of variable storage."""
+        if not isinstance(value, np.ndarray):
+            value = np.asarray(value) if isinstance(value, np.generic | int | float | bool) \
+                else value.get()
+        elif not (value.flags.owndata and value.flags.writeable) or any(value is v for v in self._variables.values()):
+            value = value.copy()
+        return value[()] if value.ndim == 0 else value
+
+
+class InteractiveSession(Session):
+    """A Session that installs itself as the default on construction (for shells)."""
+
+    def __init__(self, target: str = "", graph: Graph | None = None, config: Any = None,
+                 device: str | None = None) -> None:
+        super().__init__(target, graph, config, device)
+        self._default = self.as_default()
+        self._default.__enter__()
+
+    def close(self) -> None:
+        if not self._closed:
+            self._default.__exit__(None, None, None)
+        super().close()
+
+
+class _SessionStack(threading.local):
+    def __init__(self) -> None:
+        self.sessions: list[Session] = []
+
+
+_session_stack = _SessionStack()
+
+
+def _sessions() -> list[Session]:
+    return _session_stack.sessions
+
+
+def get_default_session() -> Session | None:
+    return _sessions()[-1] if _sessions() else None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) < 60 else text[:57] + "..."
