@@ -1,0 +1,57 @@
+"""Shared benchmark plumbing: one BLAS thread, BLAS kernel report, median step timing."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def limit_threads() -> Any:
+    """Pin numpy's BLAS (and torch, if loaded) to one thread; returns the limiter to keep."""
+    from threadpoolctl import threadpool_limits
+
+    limiter = threadpool_limits(limits=1)
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+    return limiter
+
+
+def blas_report() -> str:
+    """Which BLAS numpy uses and which core kernel it picked (OPENBLAS_CORETYPE matters)."""
+    import os
+
+    from threadpoolctl import threadpool_info
+
+    parts = []
+    for info in threadpool_info():
+        if info.get("user_api") == "blas":
+            parts.append(f"{info.get('internal_api')} {info.get('version')} "
+                         f"kernel={info.get('architecture')} threads={info.get('num_threads')}")
+    coretype = os.environ.get("OPENBLAS_CORETYPE", "<unset>")
+    return "; ".join(parts) + f" (OPENBLAS_CORETYPE={coretype})"
+
+
+def median_ms(step: Callable[[], Any], steps: int, warmup: int = 3) -> float:
+    """Median wall time of one call to `step`, in milliseconds."""
+    for _ in range(warmup):
+        step()
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
+def torch_available() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True

@@ -1,0 +1,309 @@
+"""Graphs and Sessions: the seed examples, fetch/feed structure, isolation and errors."""
+
+import numpy as np
+import pytest
+
+import engine as tf
+
+
+# -- the five seed examples ---------------------------------------------------------------------
+def test_add_two_constants() -> None:
+    with tf.Session() as sess:
+        assert sess.run(tf.add(tf.constant(1), tf.constant(2))) == 3
+
+
+def test_counter_variable_counts_up() -> None:
+    cnt = tf.Variable(0, name="counter")
+    inc = tf.constant(1)
+    update = tf.assign(cnt, tf.add(cnt, inc))
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        assert [int(sess.run(update)) for _ in range(3)] == [1, 2, 3]
+        assert sess.run(cnt) == 3
+
+
+def test_placeholder_fed_through_feed_dict() -> None:
+    x = tf.placeholder(tf.int32)
+    doubled = x * 2
+    with tf.Session() as sess:
+        assert sess.run(doubled, feed_dict={x: 1}) == 2
+        assert sess.run(doubled, feed_dict={x: 3}) == 6
+
+
+def test_two_sessions_count_independently() -> None:
+    cnt = tf.Variable(0)
+    update = tf.assign_add(cnt, 1)
+    first, second = tf.Session(), tf.Session()
+    first.run(cnt.initializer)
+    second.run(cnt.initializer)
+    for _ in range(3):
+        first.run(update)
+    second.run(update)
+    assert first.run(cnt) == 3
+    assert second.run(cnt) == 1
+
+
+def test_matrix_addition() -> None:
+    total = tf.constant([[1, 2], [1, 2]]) + tf.constant([[3, 4], [3, 4]])
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(total), [[4, 6], [4, 6]])
+
+
+# -- graph building -----------------------------------------------------------------------------
+def test_unique_names_and_scopes(fresh_graph: tf.Graph) -> None:
+    a = tf.constant(1.0)
+    b = tf.constant(2.0)
+    assert (a.name, b.name) == ("Const:0", "Const_1:0")
+    with tf.name_scope("layer"):
+        c = tf.add(a, b)
+    with tf.name_scope("layer"):
+        d = tf.add(a, b)
+    assert c.name == "layer/Add:0"
+    assert d.name == "layer_1/Add:0"
+    assert fresh_graph.get_tensor_by_name("layer/Add:0") is c
+    assert fresh_graph.get_operation_by_name("layer_1/Add") is d.op
+
+
+def test_static_shapes_with_unknown_batch() -> None:
+    x = tf.placeholder(tf.float32, [None, 784])
+    w = tf.Variable(np.zeros((784, 10), np.float32))
+    y = tf.matmul(x, w)
+    assert y.get_shape().as_list() == [None, 10]
+    assert y.shape[1].value == 10
+    assert y.dtype == tf.float32
+
+
+def test_shape_clash_raises_at_build_time() -> None:
+    with pytest.raises(ValueError, match=r"Dimensions must be equal, but are 3 and 4 for "
+                                         r"'MatMul' \(op: 'MatMul'\) with input shapes: "
+                                         r"\[2,3\], \[4,5\]"):
+        tf.matmul(tf.zeros_like(tf.constant(np.ones((2, 3)))), tf.constant(np.ones((4, 5))))
+
+
+def test_dtype_mismatch_raises_type_error() -> None:
+    with pytest.raises(TypeError, match="float64 that does not match type float32"):
+        tf.add(tf.constant(1.0), tf.constant(np.float64(2.0)))
+
+
+def test_python_scalars_take_the_tensor_dtype() -> None:
+    x = tf.constant(np.array([1.0, 2.0], np.float64))
+    assert (x * 2).dtype == tf.float64
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(2 * x + 1), [3.0, 5.0])
+
+
+def test_tensor_cannot_be_used_as_bool() -> None:
+    with pytest.raises(TypeError, match="Python `bool`"):
+        bool(tf.constant(1))
+
+
+# -- running ------------------------------------------------------------------------------------
+def test_nested_fetch_structures_and_operations() -> None:
+    a, b = tf.constant(1), tf.constant(2)
+    op = tf.group(a, b)
+    with tf.Session() as sess:
+        result = sess.run({"x": [a, (b, a)], "op": op, "name": "Const_1:0"})
+    assert result == {"x": [1, (2, 1)], "op": None, "name": 2}
+
+
+def test_each_tensor_runs_once_per_call() -> None:
+    counter = tf.Variable(0)
+    bump = tf.assign_add(counter, 1)
+    with tf.Session() as sess:
+        sess.run(counter.initializer)
+        sess.run([bump, bump, bump * 2])
+        assert sess.run(counter) == 1
+
+
+def test_only_the_needed_subgraph_runs() -> None:
+    x = tf.placeholder(tf.float32)
+    unrelated = x + 1
+    needed = tf.constant(3.0) * 2
+    with tf.Session() as sess:
+        assert sess.run(needed) == 6.0  # x is not fed and not needed
+        with pytest.raises(tf.errors.InvalidArgumentError):
+            sess.run(unrelated)
+
+
+def test_any_tensor_can_be_fed() -> None:
+    a = tf.constant(2.0)
+    b = a * 3
+    c = b + 1
+    with tf.Session() as sess:
+        assert sess.run(c, {b: 10.0}) == 11.0
+        assert sess.run(c) == 7.0
+
+
+def test_plans_are_cached_per_fetch_and_feed_keys() -> None:
+    x = tf.placeholder(tf.float32, [None])
+    y = x * 2
+    with tf.Session() as sess:
+        for n in range(1, 4):
+            sess.run(y, {x: np.ones(n)})
+        assert len(sess._plans) == 1
+        sess.run([y, x], {x: np.ones(1)})
+        assert len(sess._plans) == 2
+
+
+def test_long_chain_runs_without_recursion() -> None:
+    x = tf.constant(0.0)
+    for _ in range(100_000):
+        x = tf.identity(x)
+    y = x + 1
+    with tf.Session() as sess:
+        assert sess.run(y) == 1.0
+        assert tf.gradients(y, [x])[0] is not None
+
+
+def test_fetched_variable_value_is_a_copy() -> None:
+    v = tf.Variable([1.0, 2.0])
+    bump = tf.assign_add(v, [1.0, 1.0])
+    with tf.Session() as sess:
+        sess.run(v.initializer)
+        before = sess.run(v)
+        sess.run(bump)
+        np.testing.assert_array_equal(before, [1.0, 2.0])
+
+
+def test_control_dependencies_order_side_effects() -> None:
+    v = tf.Variable(1.0)
+    set_to_five = tf.assign(v, 5.0)
+    with tf.control_dependencies([set_to_five]):
+        read_after = tf.identity(v) * 1.0
+    with tf.Session() as sess:
+        sess.run(v.initializer)
+        assert sess.run(read_after) == 5.0
+
+
+def test_interactive_session_and_eval() -> None:
+    x = tf.constant([1.0, 2.0])
+    sess = tf.InteractiveSession()
+    try:
+        np.testing.assert_array_equal((x * 2).eval(), [2.0, 4.0])
+        v = tf.Variable(3.0)
+        v.initializer.run()
+        assert v.eval() == 3.0
+    finally:
+        sess.close()
+    with pytest.raises(ValueError, match="No default session"):
+        x.eval()
+
+
+def test_session_with_explicit_graph() -> None:
+    other = tf.Graph()
+    with other.as_default():
+        c = tf.constant(5)
+    with tf.Session(graph=other) as sess:
+        assert sess.run(c) == 5
+        assert tf.get_default_graph() is other
+
+
+# -- errors -------------------------------------------------------------------------------------
+def test_unfed_placeholder_names_dtype_and_shape() -> None:
+    x = tf.placeholder(tf.float32, [None, 3], name="images")
+    with tf.Session() as sess, pytest.raises(
+        tf.errors.InvalidArgumentError,
+        match=r"You must feed a value for placeholder tensor 'images' with dtype float32 and "
+              r"shape \[\?,3\]",
+    ):
+        sess.run(x * 2)
+
+
+def test_wrong_feed_shape_is_value_error_before_running() -> None:
+    x = tf.placeholder(tf.float32, [None, 3])
+    v = tf.Variable(0)
+    with tf.control_dependencies([tf.assign_add(v, 1)]):
+        y = x * 2
+    with tf.Session() as sess:
+        sess.run(v.initializer)
+        with pytest.raises(ValueError, match=r"Cannot feed value of shape \(2,\) for Tensor "
+                                             r"'Placeholder:0', which has shape '\(\?, 3\)'"):
+            sess.run(y, {x: [1.0, 2.0]})
+        assert sess.run(v) == 0
+
+
+def test_unconvertible_feed_is_value_error() -> None:
+    x = tf.placeholder(tf.float32)
+    with tf.Session() as sess, pytest.raises(ValueError, match="dtype float32"):
+        sess.run(x, {x: "not a number"})
+
+
+def test_uninitialized_variable_is_failed_precondition() -> None:
+    v = tf.Variable(1.0, name="weights")
+    with tf.Session() as sess, pytest.raises(
+        tf.errors.FailedPreconditionError, match="uninitialized value weights"
+    ):
+        sess.run(v * 2)
+
+
+def test_tensor_from_another_graph() -> None:
+    other = tf.Graph()
+    with other.as_default():
+        foreign = tf.constant(1)
+    with tf.Session() as sess, pytest.raises(ValueError, match="not an element of this graph"):
+        sess.run(foreign)
+    with pytest.raises(ValueError, match="same graph"):
+        tf.add(tf.constant(1), foreign)
+
+
+def test_fetching_non_graph_elements() -> None:
+    with tf.Session() as sess:
+        with pytest.raises(TypeError, match="Can not convert a int"):
+            sess.run(3)
+        with pytest.raises(TypeError, match="Fetch argument None"):
+            sess.run(None)
+        with pytest.raises(KeyError, match="does not exist"):
+            sess.run("nothing:0")
+
+
+def test_runtime_shape_error_is_invalid_argument_naming_the_op() -> None:
+    a = tf.placeholder(tf.float32, [None, None])
+    b = tf.placeholder(tf.float32, [None, None])
+    product = tf.matmul(a, b, name="product")
+    with tf.Session() as sess, pytest.raises(tf.errors.InvalidArgumentError, match="product"):
+        sess.run(product, {a: np.ones((2, 3)), b: np.ones((4, 2))})
+
+
+def test_closed_session_refuses_to_run() -> None:
+    sess = tf.Session()
+    sess.close()
+    with pytest.raises(RuntimeError, match="closed Session"):
+        sess.run(tf.constant(1))
+
+
+def test_gpu_placement_without_cupy_is_a_clear_error() -> None:
+    if tf.gpu_available():
+        pytest.skip("a GPU is available here")
+    with tf.device("/gpu:0"):
+        y = tf.constant(1.0) + 1.0
+    with tf.Session() as sess, pytest.raises(tf.errors.InvalidArgumentError, match="/gpu:0"):
+        sess.run(y)
+
+
+# -- gradients ----------------------------------------------------------------------------------
+def test_gradients_sum_over_paths_and_none_for_unconnected() -> None:
+    x = tf.placeholder(tf.float32, [])
+    y = x * x + x * 3.0
+    unrelated = tf.placeholder(tf.float32, [])
+    dx, du = tf.gradients(y, [x, unrelated])
+    assert du is None
+    with tf.Session() as sess:
+        assert sess.run(dx, {x: 2.0}) == pytest.approx(7.0)
+
+
+def test_stop_gradient_blocks_a_path() -> None:
+    x = tf.placeholder(tf.float32, [])
+    y = x * tf.stop_gradient(x)
+    (dx,) = tf.gradients(y, [x])
+    with tf.Session() as sess:
+        assert sess.run(dx, {x: 3.0}) == pytest.approx(3.0)
+
+
+def test_gradients_undo_broadcasting_with_runtime_batch() -> None:
+    x = tf.placeholder(tf.float32, [None, 3])
+    b = tf.Variable(np.zeros(3, np.float32))
+    y = x + b
+    (db,) = tf.gradients(y, [b])
+    with tf.Session() as sess:
+        sess.run(b.initializer)
+        np.testing.assert_array_equal(sess.run(db, {x: np.ones((5, 3))}), [5.0, 5.0, 5.0])
