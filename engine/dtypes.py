@@ -79,9 +79,10 @@ int16 = DType("int16", np.int16)
 int32 = DType("int32", np.int32)
 int64 = DType("int64", np.int64)
 uint8 = DType("uint8", np.uint8)
-bool = DType("bool", np.bool_)  # noqa: A001 - TF's public name
+bool = DType("bool", np.bool_)
+string = DType("string", np.object_)  # host-only byte strings (summaries), never on a GPU
 
-_ALL = [float16, float32, float64, int8, int16, int32, int64, uint8, bool]
+_ALL = [float16, float32, float64, int8, int16, int32, int64, uint8, bool, string]
 _BY_NP = {d.np: d for d in _ALL}
 _BY_NAME = {d.name: d for d in _ALL} | {"float": float32, "double": float64, "half": float16}
 

@@ -294,8 +294,10 @@ class Graph:
                 )
         op_def = lookup(op_type)
         full_name = name if exact_name else self.unique_name(name or op_type)
-        if exact_name and full_name in self._by_name:
-            raise ValueError(f"Duplicate op name '{full_name}'.")
+        if exact_name:
+            if full_name in self._by_name:
+                raise ValueError(f"Duplicate op name '{full_name}'.")
+            self._names_in_use.setdefault(full_name.lower(), 1)
         control = [c for frame in self._control_stack for c in frame]
         device = self._device_stack[-1] if self._device_stack else ""
         op = Operation(self, op_type, full_name, inputs, dict(attrs or {}), control, device)

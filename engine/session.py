@@ -311,9 +311,11 @@ class Session:
     def _fetch_value(self, value: Any) -> Any:
         """Host copy of a fetched value; never an alias of variable storage."""
         if not isinstance(value, np.ndarray):
-            value = np.asarray(value) if isinstance(value, np.generic | int | float | bool) \
-                else value.get()
-        elif not (value.flags.owndata and value.flags.writeable) or any(value is v for v in self._variables.values()):
+            host = isinstance(value, np.generic | int | float | bool | bytes)
+            value = np.asarray(value) if host else value.get()
+        elif not (value.flags.owndata and value.flags.writeable) or any(
+            value is v for v in self._variables.values()
+        ):
             value = value.copy()
         return value[()] if value.ndim == 0 else value
 

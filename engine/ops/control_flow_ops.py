@@ -62,11 +62,11 @@ class NoOp(OpDef):
         return lambda: None
 
 
-def identity(input: Any, name: str | None = None) -> Tensor:  # noqa: A002 - TF's signature
+def identity(input: Any, name: str | None = None) -> Tensor:
     return make_op("Identity", [input], name=name or "Identity").outputs[0]
 
 
-def stop_gradient(input: Any, name: str | None = None) -> Tensor:  # noqa: A002
+def stop_gradient(input: Any, name: str | None = None) -> Tensor:
     """Pass `input` through unchanged; `tf.gradients` treats the result as a constant."""
     return make_op("StopGradient", [input], name=name or "StopGradient").outputs[0]
 
@@ -86,7 +86,7 @@ def group(*inputs: Any, name: str | None = None) -> Operation:
         return graph.create_op("NoOp", [], name=name or "group_deps")
 
 
-def tuple(tensors: Sequence[Any], name: str | None = None,  # noqa: A001 - TF's name
+def tuple(tensors: Sequence[Any], name: str | None = None,
           control_inputs: Sequence[Any] | None = None) -> list[Tensor | None]:
     """Tensors with the same values, each available only after all of them are computed."""
     present = [t for t in tensors if t is not None]
