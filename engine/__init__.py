@@ -4,7 +4,7 @@ Build a graph of ops first, then run parts of it in a Session. numpy executes it
 when ops are placed on '/gpu:N' and CuPy is installed.
 """
 
-from engine import errors
+from engine import errors, losses, nn, summary, train
 from engine.backend import gpu_available
 from engine.dtypes import (
     DType,
@@ -19,6 +19,7 @@ from engine.dtypes import (
     int16,
     int32,
     int64,
+    string,
     uint8,
 )
 from engine.gradients import gradients
@@ -34,6 +35,8 @@ from engine.graph import (
 from engine.ops.array_ops import *
 from engine.ops.control_flow_ops import *
 from engine.ops.math_ops import *
+from engine.ops.nn_ops import sigmoid, tanh
+from engine.ops.random_ops import *
 from engine.ops.state_ops import *
 from engine.session import InteractiveSession, Session, get_default_session
 from engine.shapes import Dimension, TensorShape

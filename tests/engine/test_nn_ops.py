@@ -1,0 +1,406 @@
+"""tf.nn activations, softmax, cross-entropies, bias_add, dropout, moments and tf.losses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+import engine as tf
+from tests.engine.gradcheck import check_gradients
+
+SHAPES = [(5,), (3, 4), (2, 3, 4)]
+SELU_ALPHA, SELU_SCALE = 1.6732632423543772, 1.0507009873554805
+
+
+def run(t: object, feed: dict | None = None) -> object:
+    with tf.Session() as sess:
+        return sess.run(t, feed)
+
+
+def away_from_kinks(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
+    """Values in +-[0.5, 8] without 0 or 6, where relu and relu6 have kinks."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0.5, 8.0, shape) * rng.choice([-1.0, 1.0], shape)
+    return np.where(np.abs(np.abs(x) - 6) < 0.1, x / 2, x)
+
+
+def np_log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+def np_sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-x))
+
+
+ACTIVATIONS: dict[str, tuple[Callable, Callable]] = {
+    "relu": (tf.nn.relu, lambda x: np.maximum(x, 0)),
+    "relu6": (tf.nn.relu6, lambda x: np.clip(x, 0, 6)),
+    "elu": (tf.nn.elu, lambda x: np.where(x > 0, x, np.exp(x) - 1)),
+    "selu": (tf.nn.selu,
+             lambda x: SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * (np.exp(x) - 1))),
+    "leaky_relu": (tf.nn.leaky_relu, lambda x: np.where(x > 0, x, 0.2 * x)),
+    "sigmoid": (tf.sigmoid, np_sigmoid),
+    "tanh": (tf.tanh, np.tanh),
+    "softplus": (tf.nn.softplus, lambda x: np.log1p(np.exp(x))),
+    "softsign": (tf.nn.softsign, lambda x: x / (1 + np.abs(x))),
+}
+
+
+@pytest.mark.parametrize("name", ACTIVATIONS)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_activation_forward_and_gradient(name: str, shape: tuple[int, ...]) -> None:
+    fn, ref = ACTIVATIONS[name]
+    x = away_from_kinks(shape)
+    for dtype in (np.float32, np.float64):
+        out = run(fn(x.astype(dtype)))
+        assert out.dtype == dtype
+        np.testing.assert_allclose(out, ref(x), rtol=1e-5 if dtype == np.float32 else 1e-12)
+    check_gradients(fn, [x])
+
+
+def test_activations_are_in_both_namespaces() -> None:
+    assert tf.nn.sigmoid is tf.sigmoid and tf.nn.tanh is tf.tanh
+
+
+def test_sigmoid_and_softplus_do_not_overflow() -> None:
+    x = np.array([-1000.0, -50.0, 0.0, 50.0, 1000.0], dtype=np.float32)
+    np.testing.assert_allclose(run(tf.sigmoid(x)), [0, np_sigmoid(-50.0), 0.5, 1, 1], atol=1e-7)
+    np.testing.assert_allclose(run(tf.nn.softplus(x)), [0, 0, np.log(2), 50, 1000], rtol=1e-6,
+                               atol=1e-20)
+
+
+def test_leaky_relu_alpha_and_float_only_activations() -> None:
+    np.testing.assert_allclose(run(tf.nn.leaky_relu([-2.0, 3.0], alpha=0.1)), [-0.2, 3.0])
+    with pytest.raises(TypeError, match="int32 not in list of allowed values"):
+        tf.sigmoid(tf.constant([1, 2]))
+
+
+# -- softmax ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("shape", "axis"), [((4,), -1), ((3, 5), -1), ((3, 5), 0),
+                                             ((2, 3, 4), 1)])
+def test_softmax_and_log_softmax(shape: tuple[int, ...], axis: int) -> None:
+    x = np.random.default_rng(0).standard_normal(shape) * 3
+    want = np_log_softmax(x, axis)
+    np.testing.assert_allclose(run(tf.nn.log_softmax(x, axis=axis)), want, rtol=1e-12)
+    np.testing.assert_allclose(run(tf.nn.softmax(x, axis=axis)), np.exp(want), rtol=1e-12)
+    check_gradients(lambda t: tf.nn.softmax(t, axis=axis), [x])
+    check_gradients(lambda t: tf.nn.log_softmax(t, axis=axis), [x])
+
+
+def test_softmax_is_numerically_stable() -> None:
+    x = np.array([[1000.0, 1000.0, -1000.0]], dtype=np.float32)
+    np.testing.assert_allclose(run(tf.nn.softmax(x)), [[0.5, 0.5, 0.0]])
+    log2 = np.log(2)
+    np.testing.assert_allclose(run(tf.nn.log_softmax(x)), [[-log2, -log2, -2000 - log2]])
+
+
+def test_softmax_dim_alias_and_axis_errors() -> None:
+    x = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_allclose(run(tf.nn.softmax(x, dim=0)), run(tf.nn.softmax(x, axis=0)))
+    with pytest.raises(ValueError, match=r"axis \(=2\) must be in range \[-2, 2\)"):
+        tf.nn.softmax(x, axis=2)
+
+
+# -- cross-entropies -------------------------------------------------------------------------------
+def onehot_like(shape: tuple[int, ...], seed: int = 0, axis: int = -1) -> np.ndarray:
+    """Soft labels: a distribution along `axis`."""
+    logits = np.random.default_rng(seed).standard_normal(shape)
+    return np.exp(np_log_softmax(logits, axis))
+
+
+@pytest.mark.parametrize(("shape", "axis"), [((4, 5), -1), ((3, 4), 0), ((2, 3, 4), -1)])
+def test_softmax_cross_entropy(shape: tuple[int, ...], axis: int) -> None:
+    labels, logits = onehot_like(shape, 1, axis), np.random.default_rng(2).standard_normal(shape)
+    want = -(labels * np_log_softmax(logits, axis)).sum(axis=axis)
+    for fn in (tf.nn.softmax_cross_entropy_with_logits,
+               tf.nn.softmax_cross_entropy_with_logits_v2):
+        loss = fn(labels=labels, logits=logits, dim=axis)
+        assert loss.shape.as_list() == list(want.shape)
+        np.testing.assert_allclose(run(loss), want, rtol=1e-12)
+    check_gradients(lambda z: tf.nn.softmax_cross_entropy_with_logits(
+        labels=labels, logits=z, dim=axis), [logits])
+    check_gradients(lambda y, z: tf.nn.softmax_cross_entropy_with_logits_v2(
+        labels=y, logits=z, axis=axis), [labels, logits])
+
+
+def test_softmax_cross_entropy_v1_does_not_backprop_into_labels() -> None:
+    labels = tf.placeholder(tf.float32, [2, 3])
+    logits = tf.placeholder(tf.float32, [2, 3])
+    v1 = tf.nn.softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+    v2 = tf.nn.softmax_cross_entropy_with_logits_v2(labels=labels, logits=logits)
+    assert tf.gradients(v1, labels) == [None]
+    assert tf.gradients(v2, labels)[0] is not None
+
+
+def test_softmax_cross_entropy_is_stable_and_checks_arguments() -> None:
+    logits = np.array([[1000.0, 0.0, -1000.0]], dtype=np.float32)
+    loss = tf.nn.softmax_cross_entropy_with_logits_v2(labels=[[0.0, 1.0, 0.0]], logits=logits)
+    np.testing.assert_allclose(run(loss), [1000.0])
+    with pytest.raises(ValueError, match="named arguments"):
+        tf.nn.softmax_cross_entropy_with_logits([[1.0]], [[1.0]])
+    with pytest.raises(ValueError, match="Dimensions must be equal, but are 4 and 3"):
+        tf.nn.softmax_cross_entropy_with_logits_v2(labels=np.zeros((2, 4)), logits=np.zeros((2, 3)))
+
+
+@pytest.mark.parametrize("shape", [(4, 5), (2, 3, 6)])
+def test_sparse_softmax_cross_entropy(shape: tuple[int, ...]) -> None:
+    rng = np.random.default_rng(3)
+    logits = rng.standard_normal(shape)
+    labels = rng.integers(0, shape[-1], shape[:-1])
+    picked = np.take_along_axis(np_log_softmax(logits), labels[..., None], -1)[..., 0]
+    for dtype in (tf.int32, tf.int64):
+        loss = tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=tf.constant(labels, dtype=dtype), logits=logits)
+        np.testing.assert_allclose(run(loss), -picked, rtol=1e-12)
+    check_gradients(lambda z: tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=tf.constant(labels), logits=z), [logits])
+
+
+def test_sparse_softmax_cross_entropy_errors() -> None:
+    labels = tf.placeholder(tf.int32, [3])
+    loss = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=np.zeros((3, 4)))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="label value of 4 which is outside"):
+        run(loss, {labels: [0, 4, 1]})
+    with pytest.raises(ValueError, match="Shape mismatch"):
+        tf.nn.sparse_softmax_cross_entropy_with_logits(labels=[0, 1], logits=np.zeros((3, 4)))
+    with pytest.raises(ValueError, match="Rank mismatch"):
+        tf.nn.sparse_softmax_cross_entropy_with_logits(labels=[[0]], logits=np.zeros((1, 4)))
+    with pytest.raises(TypeError, match="labels"):
+        tf.nn.sparse_softmax_cross_entropy_with_logits(labels=[0.0], logits=np.zeros((1, 4)))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_sigmoid_cross_entropy(shape: tuple[int, ...]) -> None:
+    rng = np.random.default_rng(4)
+    labels, logits = rng.uniform(0, 1, shape), rng.standard_normal(shape) * 3
+    want = -(labels * np.log(np_sigmoid(logits)) + (1 - labels) * np.log(1 - np_sigmoid(logits)))
+    loss = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
+    np.testing.assert_allclose(run(loss), want, rtol=1e-10)
+    check_gradients(lambda y, z: tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=z),
+                    [labels, logits])
+
+
+def test_sigmoid_cross_entropy_is_stable_and_checks_shapes() -> None:
+    logits = np.array([-1000.0, 1000.0], dtype=np.float32)
+    loss = tf.nn.sigmoid_cross_entropy_with_logits(labels=[1.0, 0.0], logits=logits)
+    np.testing.assert_allclose(run(loss), [1000.0, 1000.0])
+    with pytest.raises(ValueError, match="must have the same shape"):
+        tf.nn.sigmoid_cross_entropy_with_logits(labels=np.zeros(3), logits=np.zeros(2))
+
+
+# -- bias_add, l2_loss -----------------------------------------------------------------------------
+@pytest.mark.parametrize(("shape", "data_format"), [((4, 3), None), ((2, 3, 4, 5), "NHWC"),
+                                                    ((2, 5, 3, 4), "NCHW")])
+def test_bias_add(shape: tuple[int, ...], data_format: str | None) -> None:
+    rng = np.random.default_rng(5)
+    x, b = rng.standard_normal(shape), rng.standard_normal(shape[1 if data_format == "NCHW"
+                                                                 else -1])
+    want = x + (b[:, None, None] if data_format == "NCHW" else b)
+    np.testing.assert_allclose(run(tf.nn.bias_add(x, b, data_format=data_format)), want)
+    check_gradients(lambda t, c: tf.nn.bias_add(t, c, data_format=data_format), [x, b])
+
+
+def test_bias_add_shape_errors() -> None:
+    with pytest.raises(ValueError, match="Dimensions must be equal, but are 3 and 4 for 'BiasAdd'"):
+        tf.nn.bias_add(np.zeros((2, 3)), np.zeros(4))
+    with pytest.raises(ValueError, match="must be rank 1"):
+        tf.nn.bias_add(np.zeros((2, 3)), np.zeros((1, 3)))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_l2_loss(shape: tuple[int, ...]) -> None:
+    x = np.random.default_rng(6).standard_normal(shape)
+    loss = tf.nn.l2_loss(x)
+    assert loss.shape.as_list() == []
+    np.testing.assert_allclose(run(loss), (x**2).sum() / 2)
+    check_gradients(tf.nn.l2_loss, [x])
+
+
+# -- dropout ---------------------------------------------------------------------------------------
+def test_dropout_with_keep_prob_one_is_the_identity() -> None:
+    keep_prob = tf.placeholder(tf.float32)
+    x = np.random.default_rng(7).standard_normal((50, 30)).astype(np.float32)
+    np.testing.assert_array_equal(run(tf.nn.dropout(x, keep_prob), {keep_prob: 1.0}), x)
+
+
+def test_dropout_scales_kept_units_and_preserves_the_mean() -> None:
+    tf.set_random_seed(0)
+    y = run(tf.nn.dropout(np.ones((200, 500), np.float32), keep_prob=0.3))
+    kept = y != 0
+    np.testing.assert_allclose(y[kept], 1 / np.float32(0.3))
+    assert abs(kept.mean() - 0.3) < 0.01
+    assert abs(y.mean() - 1.0) < 0.03
+    y = run(tf.nn.dropout(np.ones((200, 500)), rate=0.75))
+    assert abs((y != 0).mean() - 0.25) < 0.01
+
+
+def test_dropout_gradient_uses_the_same_mask() -> None:
+    x = tf.constant(np.random.default_rng(8).uniform(1, 2, (20, 30)))
+    y = tf.nn.dropout(x, keep_prob=0.5)
+    out, grad, xv = run([y, tf.gradients(y, x)[0], x])
+    np.testing.assert_allclose(grad, out / xv)
+
+
+def test_dropout_is_seeded_per_session_and_varies_per_run() -> None:
+    tf.set_random_seed(3)
+    y = tf.nn.dropout(np.ones((10, 10)), keep_prob=0.5, seed=1)
+    with tf.Session() as sess:
+        first, second = sess.run(y), sess.run(y)
+    with tf.Session() as sess:
+        again = sess.run(y)
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, second)
+
+
+def test_dropout_noise_shape_broadcasts_the_mask() -> None:
+    y = run(tf.nn.dropout(np.ones((40, 6)), keep_prob=0.5, noise_shape=[40, 1]))
+    assert all(len(set(row)) == 1 for row in y)
+
+
+def test_dropout_argument_errors() -> None:
+    x = np.ones(3)
+    with pytest.raises(ValueError, match=r"range \(0, 1\]"):
+        tf.nn.dropout(x, keep_prob=0.0)
+    with pytest.raises(ValueError, match="exactly one"):
+        tf.nn.dropout(x)
+    with pytest.raises(ValueError, match="not broadcastable"):
+        tf.nn.dropout(x, 0.5, noise_shape=[2])
+
+
+# -- moments, in_top_k -----------------------------------------------------------------------------
+@pytest.mark.parametrize(("shape", "axes"), [((6,), [0]), ((4, 5), [0]), ((2, 3, 4, 5), [0, 1, 2]),
+                                             ((3, 4, 5), [-1])])
+@pytest.mark.parametrize("keep_dims", [False, True])
+def test_moments(shape: tuple[int, ...], axes: list[int], keep_dims: bool) -> None:
+    x = np.random.default_rng(9).standard_normal(shape)
+    mean, variance = tf.nn.moments(x, axes, keep_dims=keep_dims)
+    got_mean, got_var = run([mean, variance])
+    np.testing.assert_allclose(got_mean, x.mean(axis=tuple(axes), keepdims=keep_dims))
+    np.testing.assert_allclose(got_var, x.var(axis=tuple(axes), keepdims=keep_dims))
+    assert mean.shape.as_list() == list(got_mean.shape)
+    check_gradients(lambda t: tf.nn.moments(t, axes, keep_dims=keep_dims)[0], [x])
+    check_gradients(lambda t: tf.nn.moments(t, axes, keep_dims=keep_dims)[1], [x])
+
+
+def test_in_top_k() -> None:
+    predictions = np.array([[0.1, 0.5, 0.4], [0.3, 0.3, 0.4], [0.9, 0.0, np.nan],
+                            [0.2, 0.7, 0.1]], dtype=np.float32)
+    targets = np.array([2, 0, 0, 3])  # a tie at the boundary counts in; NaN or out of range don't
+    np.testing.assert_array_equal(run(tf.nn.in_top_k(predictions, targets, 1)),
+                                  [False, False, False, False])
+    np.testing.assert_array_equal(run(tf.nn.in_top_k(predictions, targets, 2)),
+                                  [True, True, False, False])
+
+
+# -- fused_batch_norm ------------------------------------------------------------------------------
+@pytest.mark.parametrize("data_format", ["NHWC", "NCHW"])
+def test_fused_batch_norm_training(data_format: str) -> None:
+    rng = np.random.default_rng(14)
+    nhwc = data_format == "NHWC"
+    x = rng.standard_normal((3, 4, 2, 5) if nhwc else (3, 5, 4, 2))
+    scale, offset = rng.uniform(0.5, 2, 5), rng.standard_normal(5)
+    axes, channel = ((0, 1, 2), (1, 1, 1, 5)) if nhwc else ((0, 2, 3), (1, 5, 1, 1))
+    y, mean, variance = tf.nn.fused_batch_norm(x, scale, offset, epsilon=0.01,
+                                               data_format=data_format)
+    got_y, got_mean, got_var = run([y, mean, variance])
+    x_hat = (x - x.mean(axes, keepdims=True)) / np.sqrt(x.var(axes, keepdims=True) + 0.01)
+    np.testing.assert_allclose(got_y, x_hat * scale.reshape(channel) + offset.reshape(channel))
+    np.testing.assert_allclose(got_mean, x.mean(axes))
+    np.testing.assert_allclose(got_var, x.var(axes, ddof=1))
+    check_gradients(lambda t, s, o: tf.nn.fused_batch_norm(t, s, o, data_format=data_format)[0],
+                    [x, scale, offset])
+
+
+def test_fused_batch_norm_inference() -> None:
+    rng = np.random.default_rng(15)
+    x, scale, offset = rng.standard_normal((2, 3, 3, 4)), rng.uniform(0.5, 2, 4), np.ones(4)
+    mean, variance = rng.standard_normal(4), rng.uniform(0.5, 2, 4)
+    y = tf.nn.fused_batch_norm(x, scale, offset, mean, variance, is_training=False)[0]
+    np.testing.assert_allclose(run(y), (x - mean) / np.sqrt(variance + 0.001) * scale + offset)
+    check_gradients(lambda t, s, o: tf.nn.fused_batch_norm(
+        t, s, o, tf.constant(mean), tf.constant(variance), is_training=False)[0],
+        [x, scale, offset])
+    with pytest.raises(ValueError, match="must be None when is_training"):
+        tf.nn.fused_batch_norm(x, scale, offset, mean, variance)
+    with pytest.raises(ValueError, match="Per-channel inputs must have shape"):
+        tf.nn.fused_batch_norm(x, np.ones(3), offset)
+
+
+# -- tf.losses -------------------------------------------------------------------------------------
+REDUCTIONS = {
+    tf.losses.Reduction.SUM: lambda l, w: (l * w).sum(),
+    tf.losses.Reduction.MEAN: lambda l, w: (l * w).sum() / np.broadcast_to(w, l.shape).sum(),
+    tf.losses.Reduction.SUM_OVER_BATCH_SIZE: lambda l, w: (l * w).sum() / l.size,
+    tf.losses.Reduction.SUM_BY_NONZERO_WEIGHTS:
+        lambda l, w: (l * w).sum() / np.count_nonzero(np.broadcast_to(w, l.shape)),
+}
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_compute_weighted_loss_reductions(reduction: str) -> None:
+    rng = np.random.default_rng(10)
+    losses, weights = rng.uniform(0, 2, (3, 4)), np.array([[0.5], [0.0], [2.0]])
+    loss = tf.losses.compute_weighted_loss(losses, weights, reduction=reduction)
+    np.testing.assert_allclose(run(loss), REDUCTIONS[reduction](losses, weights))
+    check_gradients(lambda l, w: tf.losses.compute_weighted_loss(l, w, reduction=reduction),
+                    [losses, weights + 0.25])
+
+
+def test_compute_weighted_loss_none_zero_weights_and_errors() -> None:
+    losses = np.arange(6.0).reshape(2, 3)
+    none = tf.losses.compute_weighted_loss(losses, [[1.0], [2.0]],
+                                           reduction=tf.losses.Reduction.NONE)
+    np.testing.assert_allclose(run(none), losses * [[1.0], [2.0]])
+    assert run(tf.losses.compute_weighted_loss(losses, 0.0)) == 0.0
+    with pytest.raises(ValueError, match="Invalid Reduction Key"):
+        tf.losses.compute_weighted_loss(losses, reduction="average")
+    with pytest.raises(ValueError, match="Dimensions must be equal"):
+        tf.losses.compute_weighted_loss(losses, np.ones(2))
+
+
+def test_mean_squared_error_is_collected_and_differentiable() -> None:
+    rng = np.random.default_rng(11)
+    labels, predictions = rng.standard_normal((5, 3)), rng.standard_normal((5, 3))
+    loss = tf.losses.mean_squared_error(labels, predictions)
+    np.testing.assert_allclose(run(loss), ((predictions - labels) ** 2).mean())
+    assert tf.get_collection(tf.GraphKeys.LOSSES) == [loss]
+    assert loss.name == "mean_squared_error/value:0"
+    weights = np.array([[1.0], [0.0], [1.0], [2.0], [0.0]])
+    weighted = tf.losses.mean_squared_error(labels, predictions, weights=weights)
+    want = (weights * (predictions - labels) ** 2).sum() / 9
+    np.testing.assert_allclose(run(weighted), want)
+    np.testing.assert_allclose(run(tf.losses.get_total_loss()), run(loss) + want)
+    check_gradients(lambda y, p: tf.losses.mean_squared_error(y, p), [labels, predictions])
+    with pytest.raises(ValueError, match="must have the same shape"):
+        tf.losses.mean_squared_error(np.zeros(3), np.zeros(4))
+
+
+def test_softmax_cross_entropy_losses() -> None:
+    rng = np.random.default_rng(12)
+    logits, classes = rng.standard_normal((6, 4)), rng.integers(0, 4, 6)
+    onehot = np.eye(4)[classes]
+    per_example = -np_log_softmax(logits)[np.arange(6), classes]
+    dense = tf.losses.softmax_cross_entropy(onehot, logits)
+    sparse = tf.losses.sparse_softmax_cross_entropy(classes, logits)
+    np.testing.assert_allclose(run([dense, sparse]), [per_example.mean()] * 2)
+    smoothed = tf.losses.softmax_cross_entropy(onehot, logits, label_smoothing=0.2)
+    soft = onehot * 0.8 + 0.05
+    np.testing.assert_allclose(run(smoothed), -(soft * np_log_softmax(logits)).sum(1).mean())
+    weights = np.array([1.0, 0, 0, 2.0, 1.0, 0])
+    weighted = tf.losses.sparse_softmax_cross_entropy(classes, logits, weights=weights)
+    np.testing.assert_allclose(run(weighted), (weights * per_example).sum() / 3)
+    check_gradients(lambda z: tf.losses.sparse_softmax_cross_entropy(classes, z), [logits])
+    check_gradients(lambda z: tf.losses.softmax_cross_entropy(onehot, z), [logits])
+
+
+def test_sigmoid_cross_entropy_loss() -> None:
+    rng = np.random.default_rng(13)
+    labels, logits = rng.integers(0, 2, (4, 3)).astype(np.float64), rng.standard_normal((4, 3))
+    loss = tf.losses.sigmoid_cross_entropy(labels, logits, label_smoothing=0.1)
+    z = labels * 0.9 + 0.05
+    want = np.maximum(logits, 0) - logits * z + np.log1p(np.exp(-np.abs(logits)))
+    np.testing.assert_allclose(run(loss), want.mean())
+    check_gradients(lambda x: tf.losses.sigmoid_cross_entropy(labels, x), [logits])
