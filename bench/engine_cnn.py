@@ -17,9 +17,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import blas_report, limit_threads, median_ms, torch_available  # noqa: E402
+from common import blas_report, limit_threads, median_ms, torch_available
 
-import engine as tf  # noqa: E402
+import engine as tf
 
 
 def batch_data(batch: int) -> tuple[np.ndarray, np.ndarray]:

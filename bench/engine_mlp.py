@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +19,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import blas_report, limit_threads, median_ms, torch_available  # noqa: E402
+from common import blas_report, limit_threads, median_ms, torch_available
 
-import engine as tf  # noqa: E402
+import engine as tf
 
 LR, B1, B2, EPS = 1e-3, 0.9, 0.999, 1e-8
 
@@ -44,7 +45,7 @@ def engine_step(dims: list[int], batch: int, device: str) -> callable:
         x = tf.placeholder(tf.float32, [None, dims[0]])
         y = tf.placeholder(tf.float32, [None, dims[-1]])
         h = x
-        for i, (fan_in, fan_out) in enumerate(zip(dims[:-1], dims[1:], strict=True)):
+        for i, (fan_in, fan_out) in enumerate(pairwise(dims)):
             w = tf.Variable(glorot(rng, fan_in, fan_out))
             b = tf.Variable(np.zeros(fan_out, np.float32))
             h = tf.matmul(h, w) + b
@@ -63,7 +64,7 @@ def numpy_step(dims: list[int], batch: int) -> callable:
     """A straightforward hand-written forward/backward + Adam, float32, in-place updates."""
     rng = np.random.default_rng(0)
     params = []
-    for fan_in, fan_out in zip(dims[:-1], dims[1:], strict=True):
+    for fan_in, fan_out in pairwise(dims):
         params += [glorot(rng, fan_in, fan_out), np.zeros(fan_out, np.float32)]
     m = [np.zeros_like(p) for p in params]
     v = [np.zeros_like(p) for p in params]
@@ -110,7 +111,7 @@ def torch_step(dims: list[int], batch: int) -> callable:
     import torch
 
     layers: list[torch.nn.Module] = []
-    for i, (fan_in, fan_out) in enumerate(zip(dims[:-1], dims[1:], strict=True)):
+    for i, (fan_in, fan_out) in enumerate(pairwise(dims)):
         layers.append(torch.nn.Linear(fan_in, fan_out))
         if i < len(dims) - 2:
             layers.append(torch.nn.ReLU())

@@ -1,15 +1,36 @@
-"""Elementwise math with broadcasting, matmul, reductions and comparisons."""
+"""Elementwise math with broadcasting, comparisons, logic, casts, select and matmul.
+
+Op types of one shape (one input; two broadcast inputs; comparisons) share a base class that
+owns the shape rule, dtype check and kernel lookup, so each op is little more than its xp
+function name and its gradient rule.
+"""
 
 from __future__ import annotations
 
 import operator
 from typing import Any
 
-from engine.graph import Operation, Tensor, binary_inputs, make_op
+from engine import dtypes as _dtypes
+from engine.graph import Operation, Tensor, binary_inputs, convert_to_tensor, make_op
 from engine.registry import ExecContext, Kernel, OpDef, Spec, register
 from engine.shapes import Shape, fmt
 
-__all__ = ["add", "add_n", "matmul", "multiply", "subtract", "truediv", "divide"]
+__all__ = [
+    "abs", "add", "add_n", "ceil", "clip_by_value", "cast", "cos", "div", "divide", "equal",
+    "exp", "floor", "floor_div", "floordiv", "floormod", "greater", "greater_equal",
+    "is_finite", "is_inf", "is_nan", "less", "less_equal", "log", "log1p", "logical_and",
+    "logical_not", "logical_or", "logical_xor", "matmul", "maximum", "minimum", "mod",
+    "multiply", "negative", "not_equal", "pow", "realdiv", "reciprocal", "round", "rsqrt",
+    "scalar_mul", "sign", "sin", "sqrt", "square", "squared_difference", "subtract",
+    "to_double", "to_float", "to_int32", "to_int64", "truediv", "where",
+]
+
+# numpy dtype kinds, the vocabulary of the `kinds` class attributes below
+FLOAT = "f"
+NUMERIC = "fiu"
+BOOL = "b"
+_KIND_NAMES = {"f": "float16, float32, float64", "i": "int8, int16, int32, int64",
+               "u": "uint8", "b": "bool"}
 
 
 # -- shared shape rules and gradient helpers ------------------------------------------------------
@@ -40,6 +61,19 @@ def broadcast_shapes(op: Operation, a: Shape, b: Shape) -> Shape:
     return tuple(reversed(out))
 
 
+def merge_shapes(op: Operation, a: Shape, b: Shape) -> Shape:
+    """Two shapes that must be equal (no broadcasting), merged; TF's wording when they clash."""
+    if a is None or b is None:
+        return b if a is None else a
+    if len(a) != len(b):
+        raise shape_error(op, f"Shapes must be equal rank, but are {len(a)} and {len(b)}")
+    for i, (x, y) in enumerate(zip(a, b, strict=True)):
+        if x is not None and y is not None and x != y:
+            raise shape_error(op, f"Dimension {i} in both shapes must be equal, but are {x} and "
+                                  f"{y}. Shapes are {fmt(a)} and {fmt(b)}.")
+    return tuple(x if x is not None else y for x, y in zip(a, b, strict=True))
+
+
 def check_same_dtype(op: Operation) -> None:
     first = op.inputs[0]
     for name, t in zip("yzw", op.inputs[1:], strict=False):
@@ -48,6 +82,14 @@ def check_same_dtype(op: Operation) -> None:
                 f"Input '{name}' of '{op.type}' Op has type {t.dtype.name} that does not match "
                 f"type {first.dtype.name} of argument 'x'."
             )
+
+
+def check_kind(op: Operation, t: Tensor, kinds: str, param: str = "x") -> None:
+    """Reject a dtype the op is not defined for (numpy would often compute something anyway)."""
+    if t.dtype.np.kind not in kinds:
+        allowed = ", ".join(_KIND_NAMES[k] for k in kinds)
+        raise TypeError(f"Value passed to parameter '{param}' has DataType {t.dtype.name} not in "
+                        f"list of allowed values: {allowed} (op '{op.name}' of type {op.type}).")
 
 
 def sum_to(grad: Tensor, like: Tensor) -> Tensor:
@@ -59,18 +101,10 @@ def sum_to(grad: Tensor, like: Tensor) -> Tensor:
     return make_op("SumToShapeOf", [grad, like]).outputs[0]
 
 
-class BinaryOp(OpDef):
-    """An elementwise op of two same-dtype, broadcastable inputs; `fn` names the xp ufunc."""
+def _zeros_like(t: Tensor) -> Tensor:
+    from engine.ops.array_ops import zeros_like  # array_ops imports this module
 
-    fn = ""
-
-    def infer(self, op: Operation) -> list[Spec]:
-        check_same_dtype(op)
-        x, y = op.inputs
-        return [(broadcast_shapes(op, x.static_shape, y.static_shape), x.dtype)]
-
-    def kernel(self, op: Operation, ctx: ExecContext) -> Kernel:
-        return getattr(ctx.xp, self.fn)
+    return zeros_like(t)
 
 
 @register
@@ -96,6 +130,197 @@ class SumToShapeOf(OpDef):
         from engine.ops.array_ops import broadcast_to_like
 
         return [broadcast_to_like(dy, op.inputs[0]), None]
+
+
+# -- one input ------------------------------------------------------------------------------------
+class UnaryOp(OpDef):
+    """An elementwise op of one input of a dtype kind in `kinds`; `fn` names the xp function.
+
+    Differentiable subclasses define `dx(dy, x, y)`, the input gradient in terms of the output
+    gradient, the input and the output.
+    """
+
+    fn = ""
+    kinds = NUMERIC
+
+    def infer(self, op: Operation) -> list[Spec]:
+        x = op.inputs[0]
+        check_kind(op, x, self.kinds)
+        return [(x.static_shape, x.dtype)]
+
+    def kernel(self, op: Operation, ctx: ExecContext) -> Kernel:
+        return getattr(ctx.xp, self.fn)
+
+    def grad(self, op: Operation, dy: Tensor | None) -> list[Tensor | None]:
+        return [self.dx(dy, op.inputs[0], op.outputs[0])]
+
+    def dx(self, dy: Tensor, x: Tensor, y: Tensor) -> Tensor:
+        raise NotImplementedError(f"{self.type} has no gradient rule")
+
+
+class _Predicate(UnaryOp):
+    """A float -> bool test per element (is_nan, ...): not differentiable."""
+
+    differentiable = False
+    kinds = FLOAT
+
+    def infer(self, op: Operation) -> list[Spec]:
+        ((shape, _),) = super().infer(op)
+        return [(shape, _dtypes.bool)]
+
+
+@register
+class Neg(UnaryOp):
+    fn = "negative"
+
+    def dx(self, dy: Tensor, x: Tensor, y: Tensor) -> Tensor:
+        return negative(dy)
+
+
+@register
+class Square(UnaryOp):
+    fn = "square"
+
+    def dx(self, dy: Tensor, x: Tensor, y: Tensor) -> Tensor:
+        return multiply(dy, multiply(2, x))
+
+
+@register
+class Sqrt(UnaryOp):
+    fn, kinds = "sqrt", FLOAT
+
+    def dx(self, dy: Tensor, x: Tensor, y: Tensor) -> Tensor:
+        return truediv(multiply(dy, 0.5), y)
+
+
+@register
+class Rsqrt(UnaryOp):
+    kinds = FLOAT
+
+    def kernel(self, op: Operation, ctx: ExecContext) -> Kernel:
+        xp = ctx.xp
+        return lambda x: xp.reciprocal(xp.sqrt(x))
+
+    def dx(self, dy: Tensor, x: Tensor, y: Tensor) -> Tensor:
+        return multiply(dy, multiply(-0.5, multiply(y, square(y))))
+
+
+@register
+class Reciprocal(UnaryOp):
+    fn = "reciprocal"
+
+    def dx(self, dy: Tensor, x: Tensor, y: Tensor) -> Tensor:
+        return negative(multiply(dy, square(y)))
+
+
+@register
+class Exp(UnaryOp):
+    fn, kinds = "exp", FLOAT
+
+    def dx(self, dy: Tensor, x: Tensor, y: Tensor) -> Tensor:
+        return multiply(dy, y)
+
+
+@register
+class Log(UnaryOp):
+    fn, kinds = "log", FLOAT
+
+    def dx(self, dy: Tensor, x: Tensor, y: Tensor) -> Tensor:
+        return truediv(dy, x)
+
+
+@register
+class Log1p(UnaryOp):
+    fn, kinds = "log1p", FLOAT
+
+    def dx(self, dy: Tensor, x: Tensor, y: Tensor) -> Tensor:
+        return truediv(dy, add(1, x))
+
+
+@register
+class Sin(UnaryOp):
+    fn, kinds = "sin", FLOAT
+
+    def dx(self, dy: Tensor, x: Tensor, y: Tensor) -> Tensor:
+        return multiply(dy, cos(x))
+
+
+@register
+class Cos(UnaryOp):
+    fn, kinds = "cos", FLOAT
+
+    def dx(self, dy: Tensor, x: Tensor, y: Tensor) -> Tensor:
+        return negative(multiply(dy, sin(x)))
+
+
+@register
+class Abs(UnaryOp):
+    fn = "abs"
+
+    def dx(self, dy: Tensor, x: Tensor, y: Tensor) -> Tensor:
+        return multiply(dy, sign(x))
+
+
+@register
+class Sign(UnaryOp):
+    fn = "sign"
+
+    def dx(self, dy: Tensor, x: Tensor, y: Tensor) -> Tensor:
+        return _zeros_like(x)  # TF: a zero gradient, not None
+
+
+@register
+class Floor(UnaryOp):
+    fn, kinds, differentiable = "floor", FLOAT, False
+
+
+@register
+class Ceil(UnaryOp):
+    fn, kinds, differentiable = "ceil", FLOAT, False
+
+
+@register
+class Round(UnaryOp):
+    """Half to even, like TF (and numpy); integers pass through."""
+
+    fn, differentiable = "round", False
+
+
+@register
+class LogicalNot(UnaryOp):
+    fn, kinds, differentiable = "logical_not", BOOL, False
+
+
+@register
+class IsNan(_Predicate):
+    fn = "isnan"
+
+
+@register
+class IsInf(_Predicate):
+    fn = "isinf"
+
+
+@register
+class IsFinite(_Predicate):
+    fn = "isfinite"
+
+
+# -- two broadcast inputs -------------------------------------------------------------------------
+class BinaryOp(OpDef):
+    """An elementwise op of two same-dtype, broadcastable inputs; `fn` names the xp ufunc."""
+
+    fn = ""
+    kinds = NUMERIC
+
+    def infer(self, op: Operation) -> list[Spec]:
+        check_same_dtype(op)
+        x, y = op.inputs
+        check_kind(op, x, self.kinds)
+        return [(broadcast_shapes(op, x.static_shape, y.static_shape), x.dtype)]
+
+    def kernel(self, op: Operation, ctx: ExecContext) -> Kernel:
+        return getattr(ctx.xp, self.fn)
 
 
 @register
@@ -127,7 +352,9 @@ class Mul(BinaryOp):
 
 @register
 class RealDiv(BinaryOp):
-    fn = "true_divide"
+    """Float division; `truediv` casts integer operands to a float type first, as TF does."""
+
+    fn, kinds = "true_divide", FLOAT
 
     def grad(self, op: Operation, dz: Tensor | None) -> list[Tensor | None]:
         x, y = op.inputs
@@ -137,17 +364,123 @@ class RealDiv(BinaryOp):
 
 
 @register
-class Neg(OpDef):
-    def infer(self, op: Operation) -> list[Spec]:
-        return [(op.inputs[0].static_shape, op.inputs[0].dtype)]
+class FloorDiv(BinaryOp):
+    fn, differentiable = "floor_divide", False
 
+
+@register
+class FloorMod(BinaryOp):
+    """Python's `%`: the result takes the divisor's sign."""
+
+    fn, differentiable = "mod", False
+
+
+@register
+class Pow(BinaryOp):
+    fn = "power"
+
+    def grad(self, op: Operation, dz: Tensor | None) -> list[Tensor | None]:
+        x, y = op.inputs
+        dx = multiply(dz, multiply(y, pow(x, subtract(y, 1))))
+        # d/dy x**y = x**y * log(x); TF takes it as 0 where x <= 0, where log is undefined
+        log_x = where(greater(x, 0), log(x), _zeros_like(x))
+        dy = multiply(dz, multiply(op.outputs[0], log_x))
+        return [sum_to(dx, x), sum_to(dy, y)]
+
+
+class _Extremum(BinaryOp):
+    """Maximum / Minimum: the gradient goes to the winning input; ties go to x, as in TF.
+    `x_wins` names the comparison op that picks x."""
+
+    x_wins = ""
+
+    def grad(self, op: Operation, dz: Tensor | None) -> list[Tensor | None]:
+        x, y = op.inputs
+        picked = make_op(self.x_wins, [x, y]).outputs[0]
+        dx = multiply(dz, cast(picked, dz.dtype))
+        return [sum_to(dx, x), sum_to(subtract(dz, dx), y)]
+
+
+@register
+class Maximum(_Extremum):
+    fn, x_wins = "maximum", "GreaterEqual"
+
+
+@register
+class Minimum(_Extremum):
+    fn, x_wins = "minimum", "LessEqual"
+
+
+@register
+class SquaredDifference(BinaryOp):
     def kernel(self, op: Operation, ctx: ExecContext) -> Kernel:
-        return ctx.xp.negative
+        square_ = ctx.xp.square
+        return lambda x, y: square_(x - y)
 
-    def grad(self, op: Operation, dy: Tensor | None) -> list[Tensor | None]:
-        return [negative(dy)]
+    def grad(self, op: Operation, dz: Tensor | None) -> list[Tensor | None]:
+        x, y = op.inputs
+        d = multiply(dz, multiply(2, subtract(x, y)))
+        return [sum_to(d, x), sum_to(negative(d), y)]
 
 
+class _Comparison(BinaryOp):
+    """A broadcast elementwise test with a bool result: not differentiable."""
+
+    differentiable = False
+
+    def infer(self, op: Operation) -> list[Spec]:
+        ((shape, _),) = super().infer(op)
+        return [(shape, _dtypes.bool)]
+
+
+@register
+class Equal(_Comparison):
+    fn, kinds = "equal", NUMERIC + BOOL
+
+
+@register
+class NotEqual(_Comparison):
+    fn, kinds = "not_equal", NUMERIC + BOOL
+
+
+@register
+class Less(_Comparison):
+    fn = "less"
+
+
+@register
+class LessEqual(_Comparison):
+    fn = "less_equal"
+
+
+@register
+class Greater(_Comparison):
+    fn = "greater"
+
+
+@register
+class GreaterEqual(_Comparison):
+    fn = "greater_equal"
+
+
+@register
+class LogicalAnd(BinaryOp):
+    fn, kinds, differentiable = "logical_and", BOOL, False
+
+
+@register
+class LogicalOr(BinaryOp):
+    fn, kinds, differentiable = "logical_or", BOOL, False
+
+
+@register
+class LogicalXor(BinaryOp):
+    """One op where TF 1.x composes and/or/not: one pass over the data."""
+
+    fn, kinds, differentiable = "logical_xor", BOOL, False
+
+
+# -- sums, select, clip, cast ---------------------------------------------------------------------
 @register
 class AddN(OpDef):
     def infer(self, op: Operation) -> list[Spec]:
@@ -170,6 +503,92 @@ class AddN(OpDef):
         return [sum_to(dz, x) for x in op.inputs]
 
 
+@register
+class Select(OpDef):
+    """TF 1.x `where(c, x, y)`: x and y of one shape; c of that shape, a scalar, or a vector
+    that picks whole rows (slices along axis 0)."""
+
+    def infer(self, op: Operation) -> list[Spec]:
+        cond, x, y = op.inputs
+        check_kind(op, cond, BOOL, "condition")
+        if x.dtype != y.dtype:
+            raise TypeError(f"Input 'e' of 'Select' Op has type {y.dtype.name} that does not "
+                            f"match type {x.dtype.name} of argument 't'.")
+        shape = merge_shapes(op, x.static_shape, y.static_shape)
+        c = cond.static_shape
+        if c is not None and shape is not None and c != ():
+            merge_shapes(op, c, shape[:1] if len(c) == 1 and len(shape) > 1 else shape)
+        return [(shape, x.dtype)]
+
+    def kernel(self, op: Operation, ctx: ExecContext) -> Kernel:
+        xp = ctx.xp
+        c, shape = op.inputs[0].static_shape, op.outputs[0].static_shape
+        if c is not None and shape is not None and not (len(c) == 1 and len(shape) > 1):
+            return xp.where
+
+        def select(c: Any, x: Any, y: Any) -> Any:
+            if c.ndim == 1 and x.ndim > 1:
+                c = c.reshape(c.shape + (1,) * (x.ndim - 1))
+            return xp.where(c, x, y)
+
+        return select
+
+    def grad(self, op: Operation, dz: Tensor | None) -> list[Tensor | None]:
+        cond = op.inputs[0]
+        zeros = _zeros_like(dz)
+        return [None, where(cond, dz, zeros), where(cond, zeros, dz)]
+
+
+@register
+class Where(OpDef):
+    """TF 1.x `where(c)`: the int64 coordinates of the true (non-zero) elements, [N, rank]."""
+
+    differentiable = False
+
+    def infer(self, op: Operation) -> list[Spec]:
+        c = op.inputs[0].static_shape
+        return [((None, None if c is None else len(c)), _dtypes.int64)]
+
+    def kernel(self, op: Operation, ctx: ExecContext) -> Kernel:
+        return ctx.xp.argwhere
+
+
+@register
+class ClipByValue(OpDef):
+    """(t, lo, hi) -> t clipped to [lo, hi]; the bounds may broadcast but not reshape t."""
+
+    def infer(self, op: Operation) -> list[Spec]:
+        check_same_dtype(op)
+        t, lo, hi = op.inputs
+        check_kind(op, t, NUMERIC, "t")
+        shape = broadcast_shapes(op, t.static_shape, lo.static_shape)
+        shape = broadcast_shapes(op, shape, hi.static_shape)
+        return [(merge_shapes(op, t.static_shape, shape), t.dtype)]
+
+    def kernel(self, op: Operation, ctx: ExecContext) -> Kernel:
+        return ctx.xp.clip
+
+    def grad(self, op: Operation, dz: Tensor | None) -> list[Tensor | None]:
+        t, lo, hi = op.inputs
+        d_lo = multiply(dz, cast(less(t, lo), dz.dtype))
+        d_hi = multiply(dz, cast(greater(t, hi), dz.dtype))
+        return [subtract(subtract(dz, d_lo), d_hi), sum_to(d_lo, lo), sum_to(d_hi, hi)]
+
+
+@register
+class Cast(OpDef):
+    def infer(self, op: Operation) -> list[Spec]:
+        return [(op.inputs[0].static_shape, op.attrs["DstT"])]
+
+    def kernel(self, op: Operation, ctx: ExecContext) -> Kernel:
+        return operator.methodcaller("astype", op.attrs["DstT"].np)
+
+    def grad(self, op: Operation, dy: Tensor | None) -> list[Tensor | None]:
+        src = op.inputs[0].dtype
+        return [cast(dy, src) if src.is_floating and dy.dtype.is_floating else None]
+
+
+# -- matrix product -------------------------------------------------------------------------------
 @register
 class MatMul(OpDef):
     """Matrix product of rank-2 (or batched rank-N) inputs with TF's transpose flags."""
@@ -206,16 +625,24 @@ class MatMul(OpDef):
         a, b = op.inputs
         ta, tb = op.attrs["transpose_a"], op.attrs["transpose_b"]
         if not ta and not tb:
-            return [matmul(g, b, transpose_b=True), matmul(a, g, transpose_a=True)]
-        if ta and not tb:
-            return [matmul(b, g, transpose_b=True), matmul(a, g)]
-        if not ta and tb:
-            return [matmul(g, b), matmul(g, a, transpose_a=True)]
-        return [matmul(b, g, transpose_a=True, transpose_b=True),
-                matmul(g, a, transpose_a=True, transpose_b=True)]
+            ga, gb = matmul(g, b, transpose_b=True), matmul(a, g, transpose_a=True)
+        elif ta and not tb:
+            ga, gb = matmul(b, g, transpose_b=True), matmul(a, g)
+        elif not ta and tb:
+            ga, gb = matmul(g, b), matmul(g, a, transpose_a=True)
+        else:
+            ga = matmul(b, g, transpose_a=True, transpose_b=True)
+            gb = matmul(g, a, transpose_a=True, transpose_b=True)
+        if a.static_shape is not None and len(a.static_shape) == 2:
+            return [ga, gb]  # no batch dims, so nothing was broadcast
+        return [sum_to(ga, a), sum_to(gb, b)]
 
 
 # -- public functions ------------------------------------------------------------------------------
+def _unary(op_type: str, x: Any, name: str | None) -> Tensor:
+    return make_op(op_type, [x], name=name or op_type).outputs[0]
+
+
 def _binary(op_type: str, x: Any, y: Any, name: str | None) -> Tensor:
     x, y = binary_inputs(x, y)
     return make_op(op_type, [x, y], name=name or op_type).outputs[0]
@@ -233,15 +660,231 @@ def multiply(x: Any, y: Any, name: str | None = None) -> Tensor:
     return _binary("Mul", x, y, name)
 
 
+# TF's truediv: integer operands become this float type before dividing
+_TRUEDIV_FLOAT = {
+    _dtypes.int8: _dtypes.float32, _dtypes.uint8: _dtypes.float32,
+    _dtypes.int16: _dtypes.float32, _dtypes.int32: _dtypes.float64,
+    _dtypes.int64: _dtypes.float64,
+}
+
+
 def truediv(x: Any, y: Any, name: str | None = None) -> Tensor:
+    """x / y in floating point (Python 3 division); ints are cast to float first, as in TF."""
+    x, y = binary_inputs(x, y)
+    target = _TRUEDIV_FLOAT.get(x.dtype)
+    if target is not None and x.dtype == y.dtype:
+        x, y = cast(x, target), cast(y, target)
+    return make_op("RealDiv", [x, y], name=name or "truediv").outputs[0]
+
+
+def divide(x: Any, y: Any, name: str | None = None) -> Tensor:
+    return truediv(x, y, name=name)
+
+
+def realdiv(x: Any, y: Any, name: str | None = None) -> Tensor:
     return _binary("RealDiv", x, y, name)
 
 
-divide = truediv
+def floordiv(x: Any, y: Any, name: str | None = None) -> Tensor:
+    """floor(x / y), for ints and floats alike (Python's `//`)."""
+    return _binary("FloorDiv", x, y, name)
+
+
+floor_div = floordiv
+
+
+def div(x: Any, y: Any, name: str | None = None) -> Tensor:
+    """TF 1.x `div`: Python 2 division, flooring for ints, true division for floats."""
+    x, y = binary_inputs(x, y)
+    op_type = "FloorDiv" if x.dtype.is_integer else "RealDiv"
+    return make_op(op_type, [x, y], name=name or "div").outputs[0]
+
+
+def floormod(x: Any, y: Any, name: str | None = None) -> Tensor:
+    return _binary("FloorMod", x, y, name)
+
+
+mod = floormod
+
+
+def pow(x: Any, y: Any, name: str | None = None) -> Tensor:
+    return _binary("Pow", x, y, name)
+
+
+def maximum(x: Any, y: Any, name: str | None = None) -> Tensor:
+    return _binary("Maximum", x, y, name)
+
+
+def minimum(x: Any, y: Any, name: str | None = None) -> Tensor:
+    return _binary("Minimum", x, y, name)
+
+
+def squared_difference(x: Any, y: Any, name: str | None = None) -> Tensor:
+    return _binary("SquaredDifference", x, y, name)
 
 
 def negative(x: Any, name: str | None = None) -> Tensor:
-    return make_op("Neg", [x], name=name or "Neg").outputs[0]
+    return _unary("Neg", x, name)
+
+
+def square(x: Any, name: str | None = None) -> Tensor:
+    return _unary("Square", x, name)
+
+
+def sqrt(x: Any, name: str | None = None) -> Tensor:
+    return _unary("Sqrt", x, name)
+
+
+def rsqrt(x: Any, name: str | None = None) -> Tensor:
+    return _unary("Rsqrt", x, name)
+
+
+def reciprocal(x: Any, name: str | None = None) -> Tensor:
+    return _unary("Reciprocal", x, name)
+
+
+def exp(x: Any, name: str | None = None) -> Tensor:
+    return _unary("Exp", x, name)
+
+
+def log(x: Any, name: str | None = None) -> Tensor:
+    return _unary("Log", x, name)
+
+
+def log1p(x: Any, name: str | None = None) -> Tensor:
+    return _unary("Log1p", x, name)
+
+
+def sin(x: Any, name: str | None = None) -> Tensor:
+    return _unary("Sin", x, name)
+
+
+def cos(x: Any, name: str | None = None) -> Tensor:
+    return _unary("Cos", x, name)
+
+
+def abs(x: Any, name: str | None = None) -> Tensor:
+    return _unary("Abs", x, name)
+
+
+def sign(x: Any, name: str | None = None) -> Tensor:
+    return _unary("Sign", x, name)
+
+
+def floor(x: Any, name: str | None = None) -> Tensor:
+    return _unary("Floor", x, name)
+
+
+def ceil(x: Any, name: str | None = None) -> Tensor:
+    return _unary("Ceil", x, name)
+
+
+def round(x: Any, name: str | None = None) -> Tensor:
+    return _unary("Round", x, name)
+
+
+def is_nan(x: Any, name: str | None = None) -> Tensor:
+    return _unary("IsNan", x, name)
+
+
+def is_inf(x: Any, name: str | None = None) -> Tensor:
+    return _unary("IsInf", x, name)
+
+
+def is_finite(x: Any, name: str | None = None) -> Tensor:
+    return _unary("IsFinite", x, name)
+
+
+def equal(x: Any, y: Any, name: str | None = None) -> Tensor:
+    return _binary("Equal", x, y, name)
+
+
+def not_equal(x: Any, y: Any, name: str | None = None) -> Tensor:
+    return _binary("NotEqual", x, y, name)
+
+
+def less(x: Any, y: Any, name: str | None = None) -> Tensor:
+    return _binary("Less", x, y, name)
+
+
+def less_equal(x: Any, y: Any, name: str | None = None) -> Tensor:
+    return _binary("LessEqual", x, y, name)
+
+
+def greater(x: Any, y: Any, name: str | None = None) -> Tensor:
+    return _binary("Greater", x, y, name)
+
+
+def greater_equal(x: Any, y: Any, name: str | None = None) -> Tensor:
+    return _binary("GreaterEqual", x, y, name)
+
+
+def logical_and(x: Any, y: Any, name: str | None = None) -> Tensor:
+    return _binary("LogicalAnd", x, y, name)
+
+
+def logical_or(x: Any, y: Any, name: str | None = None) -> Tensor:
+    return _binary("LogicalOr", x, y, name)
+
+
+def logical_xor(x: Any, y: Any, name: str = "LogicalXor") -> Tensor:
+    return _binary("LogicalXor", x, y, name)
+
+
+def logical_not(x: Any, name: str | None = None) -> Tensor:
+    return _unary("LogicalNot", x, name)
+
+
+def where(condition: Any, x: Any = None, y: Any = None, name: str | None = None) -> Tensor:
+    """TF 1.x: `where(c, x, y)` picks from x where c is true, else from y; `where(c)` gives the
+    coordinates of c's true elements as an int64 [N, rank] tensor."""
+    if x is None and y is None:
+        return _unary("Where", condition, name)
+    if x is None or y is None:
+        raise ValueError("x and y must both be non-None or both be None.")
+    x, y = binary_inputs(x, y)
+    return make_op("Select", [condition, x, y], name=name or "Select").outputs[0]
+
+
+def clip_by_value(t: Any, clip_value_min: Any, clip_value_max: Any,
+                  name: str | None = None) -> Tensor:
+    """t limited to [clip_value_min, clip_value_max]; python bounds take t's dtype."""
+    t, lo = binary_inputs(t, clip_value_min)
+    t, hi = binary_inputs(t, clip_value_max)
+    return make_op("ClipByValue", [t, lo, hi], name=name or "clip_by_value").outputs[0]
+
+
+def cast(x: Any, dtype: Any, name: str | None = None) -> Tensor:
+    """x converted to `dtype` (floats truncate toward zero); x itself when already of it."""
+    dst = _dtypes.as_dtype(dtype)
+    x = convert_to_tensor(x)
+    if x.dtype == dst:
+        return x
+    return make_op("Cast", [x], {"DstT": dst}, name or "Cast").outputs[0]
+
+
+def to_float(x: Any, name: str = "ToFloat") -> Tensor:
+    return cast(x, _dtypes.float32, name)
+
+
+def to_double(x: Any, name: str = "ToDouble") -> Tensor:
+    return cast(x, _dtypes.float64, name)
+
+
+def to_int32(x: Any, name: str = "ToInt32") -> Tensor:
+    return cast(x, _dtypes.int32, name)
+
+
+def to_int64(x: Any, name: str = "ToInt64") -> Tensor:
+    return cast(x, _dtypes.int64, name)
+
+
+def scalar_mul(scalar: Any, x: Any, name: str | None = None) -> Tensor:
+    """scalar * x, where scalar must be 0-d (TF checks that it is)."""
+    scalar, x = binary_inputs(scalar, x)
+    if scalar.static_shape != ():
+        raise ValueError(f"Only scalar multiply works, got shape {scalar.get_shape()}")
+    return multiply(scalar, x, name=name)
 
 
 def add_n(inputs: list[Any], name: str | None = None) -> Tensor:
