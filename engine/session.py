@@ -64,7 +64,8 @@ class _Plan:
     __slots__ = ("feed_slots", "fetch_slots", "n_slots", "ops", "steps")
 
     def __init__(self) -> None:
-        self.steps: list[tuple[Callable[..., Any], tuple[int, ...], Any]] = []
+        # (kernel, input slots, output slot(s), slots whose last reader is this step)
+        self.steps: list[tuple[Callable[..., Any], tuple[int, ...], Any, tuple[int, ...]]] = []
         self.ops: list[Operation] = []
         self.feed_slots: dict[Tensor, int] = {}
         self.fetch_slots: list[int | None] = []
@@ -257,11 +258,12 @@ class Session:
             for t, s in zip(op.outputs, outs, strict=True):
                 slots.setdefault(t, s)
             out: Any = outs[0] if len(outs) == 1 else tuple(outs)
-            plan.steps.append((kernel, tuple(in_slots), out))
+            plan.steps.append((kernel, tuple(in_slots), out, ()))
             plan.ops.append(op)
         for e in elements:
             plan.fetch_slots.append(None if isinstance(e, Operation) else slots[e])
         plan.n_slots = len(slot_backend)
+        _add_frees(plan)
         return plan
 
     @staticmethod
@@ -272,7 +274,7 @@ class Session:
         def copy(array: Any) -> Any:
             return to.from_host(frm.to_host(array))
 
-        plan.steps.append((copy, (src,), dst))
+        plan.steps.append((copy, (src,), dst, ()))
         plan.ops.append(consumer)
         moved[(src, to.name)] = dst
         return dst
@@ -284,13 +286,15 @@ class Session:
         index = 0
         try:
             with np.errstate(all="ignore"):
-                for index, (kernel, ins, out) in enumerate(plan.steps):  # noqa: B007
+                for index, (kernel, ins, out, frees) in enumerate(plan.steps):  # noqa: B007
                     result = kernel(*[values[i] for i in ins])
                     if out.__class__ is int:
                         values[out] = result
                     elif out:
                         for slot, value in zip(out, result, strict=True):
                             values[slot] = value
+                    for slot in frees:
+                        values[slot] = None
         except errors.OpError:
             raise
         except MemoryError as e:
@@ -318,6 +322,22 @@ class Session:
         ):
             value = value.copy()
         return value[()] if value.ndim == 0 else value
+
+
+def _add_frees(plan: _Plan) -> None:
+    """Drop each intermediate right after its last reader, so the allocator reuses its
+    memory (still in cache, no fresh page faults) for the next large array."""
+    keep = {s for s in plan.fetch_slots if s is not None}
+    last_reader: dict[int, int] = {}
+    for index, (_, ins, _, _) in enumerate(plan.steps):
+        for slot in ins:
+            last_reader[slot] = index
+    frees: dict[int, list[int]] = {}
+    for slot, index in last_reader.items():
+        if slot not in keep:
+            frees.setdefault(index, []).append(slot)
+    plan.steps = [(kernel, ins, out, tuple(frees.get(i, ())))
+                  for i, (kernel, ins, out, _) in enumerate(plan.steps)]
 
 
 class InteractiveSession(Session):
