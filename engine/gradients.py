@@ -72,6 +72,8 @@ def gradients(
             op_def = lookup(op.type)
             if all(g is None for g in out_grads) or not op_def.differentiable:
                 continue
+            if not any(t.dtype.is_floating for t in op.inputs):
+                continue  # integer-valued paths carry no gradient (as in TF)
             with graph.name_scope(f"{op.name}_grad"):
                 in_grads = op_def.grad(op, *out_grads)
             if len(in_grads) != len(op.inputs):

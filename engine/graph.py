@@ -152,6 +152,15 @@ class Tensor:
     def __mod__(self, o: Any) -> Tensor:
         return _math().mod(self, o)
 
+    def __rmod__(self, o: Any) -> Tensor:
+        return _math().mod(o, self)
+
+    def __xor__(self, o: Any) -> Tensor:
+        return _math().logical_xor(self, o)
+
+    def __rxor__(self, o: Any) -> Tensor:
+        return _math().logical_xor(o, self)
+
     def __pow__(self, o: Any) -> Tensor:
         return _math().pow(self, o)
 

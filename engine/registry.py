@@ -65,8 +65,8 @@ _REGISTRY: dict[str, OpDef] = {}
 
 
 def register(cls: type[OpDef]) -> type[OpDef]:
-    """Class decorator: register an op type under its class name (or its `type` attribute)."""
-    name = cls.type or cls.__name__
+    """Class decorator: register an op type under its class name (or its own `type`)."""
+    name = cls.__dict__.get("type") or cls.__name__
     if name in _REGISTRY:
         raise ValueError(f"Op type {name!r} is registered twice")
     cls.type = name

@@ -307,3 +307,21 @@ def test_gradients_undo_broadcasting_with_runtime_batch() -> None:
     with tf.Session() as sess:
         sess.run(b.initializer)
         np.testing.assert_array_equal(sess.run(db, {x: np.ones((5, 3))}), [5.0, 5.0, 5.0])
+
+
+def test_reflected_mod_and_xor_operators() -> None:
+    t = tf.constant([3, 4])
+    a, b = tf.constant([True, False]), tf.constant([True, True])
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(10 % t), [1, 2])
+        np.testing.assert_array_equal(sess.run(a ^ b), [False, True])
+
+
+def test_integer_paths_carry_no_gradient() -> None:
+    x = tf.placeholder(tf.float32, [])
+    n = tf.constant(3)
+    y = tf.cast(n ** 2, tf.float32) * x
+    dx, dn = tf.gradients(y, [x, n])
+    assert dn is None
+    with tf.Session() as sess:
+        assert sess.run(dx, {x: 1.0}) == 9.0
