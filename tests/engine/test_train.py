@@ -101,14 +101,16 @@ CASES: dict[str, tuple[Callable[[], Any], Callable[..., np.ndarray], dict[str, f
 }
 
 
+@pytest.mark.parametrize("shape", [(2, 3), (1031, 1030)], ids=["small", "chunked"])
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_update_matches_tf_equations(case: str) -> None:
+def test_update_matches_tf_equations(case: str, shape: tuple[int, int]) -> None:
+    """The large shape exercises the chunk-by-chunk CPU update path (over 1M elements)."""
     make, reference, slot_inits = CASES[case]
     rng = np.random.default_rng(7)
-    start = rng.normal(size=(2, 3))
-    grads = rng.normal(size=(6, 2, 3))
+    start = rng.normal(size=shape)
+    grads = rng.normal(size=(6 if shape == (2, 3) else 3, *shape))
     var = tf.Variable(start, name="W")
-    g = tf.placeholder(tf.float64, [2, 3])
+    g = tf.placeholder(tf.float64, shape)
     opt = make()
     train = opt.apply_gradients([(g, var)])
     assert sorted(opt.get_slot_names()) == sorted(slot_inits)
