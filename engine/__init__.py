@@ -4,7 +4,20 @@ Build a graph of ops first, then run parts of it in a Session. numpy executes it
 when ops are placed on '/gpu:N' and CuPy is installed.
 """
 
-from engine import errors, losses, nn, summary, train
+from engine import (
+    contrib,
+    errors,
+    estimator,
+    feature_column,
+    initializers,
+    keras,
+    layers,
+    losses,
+    nn,
+    saved_model,
+    summary,
+    train,
+)
 from engine.backend import gpu_available
 from engine.dtypes import (
     DType,
@@ -32,6 +45,7 @@ from engine.graph import (
     get_default_graph,
     reset_default_graph,
 )
+from engine.initializers import *
 from engine.ops.array_ops import *
 from engine.ops.control_flow_ops import *
 from engine.ops.math_ops import *

@@ -45,6 +45,8 @@ def canonical_device(spec: str | None) -> str:
     """Normalise '/gpu:0', '/device:GPU:0', 'gpu', '' into '', '/cpu:0' or '/gpu:N'."""
     if not spec:
         return ""
+    if not isinstance(spec, str):
+        raise TypeError(f"A device specification must be a string like '/cpu:0', got {spec!r}.")
     m = _DEVICE.match(spec.strip())
     if m is None:
         raise ValueError(f"Unknown device specification '{spec}': use '/cpu:0' or '/gpu:0'.")

@@ -91,6 +91,8 @@ def as_dtype(value: Any) -> DType:
     """Convert a DType, numpy dtype, python type or name to a DType."""
     if isinstance(value, DType):
         return value
+    if value is None:
+        raise TypeError(f"Cannot convert None to a dtype; use one of {sorted(_BY_NAME)}.")
     if isinstance(value, str) and value in _BY_NAME:
         return _BY_NAME[value]
     if value is float:
@@ -112,7 +114,11 @@ def infer_dtype(value: Any) -> DType:
         if value.dtype == np.float64 or value.dtype.kind in "fiub":
             return as_dtype(value.dtype)
         raise TypeError(f"Unsupported numpy dtype {value.dtype} for a tensor.")
-    arr = np.asarray(value)
+    try:
+        arr = np.asarray(value)
+    except ValueError:
+        raise ValueError(f"Can't convert non-rectangular Python sequence to Tensor: "
+                         f"{value!r}") from None
     kind = arr.dtype.kind
     if kind == "b":
         return bool

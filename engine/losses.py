@@ -11,6 +11,7 @@ from typing import Any
 
 from engine.graph import GraphKeys, Tensor, convert_to_tensor, get_default_graph, graph_of
 from engine.ops import nn_ops
+from engine.ops.array_ops import scalar_arg
 from engine.ops.math_ops import add, add_n, multiply, subtract
 from engine.shapes import compatible, fmt
 
@@ -43,6 +44,8 @@ class Reduction:
 
 
 def add_loss(loss: Tensor, loss_collection: str | None = GraphKeys.LOSSES) -> None:
+    if not isinstance(loss, Tensor):
+        raise TypeError(f"tf.losses.add_loss expects a Tensor, got {loss!r}.")
     if loss_collection:
         loss.graph.add_to_collection(loss_collection, loss)
 
@@ -121,7 +124,7 @@ def softmax_cross_entropy(onehot_labels: Any, logits: Any, weights: Any = 1.0,
     with graph.name_scope(scope or "softmax_cross_entropy_loss") as scope:
         labels, logits = nn_ops.with_dtype_of(onehot_labels, logits)
         _check_compatible(labels, logits, "logits")
-        if label_smoothing:
+        if scalar_arg(label_smoothing, "label_smoothing"):
             classes = None if logits.static_shape is None else logits.static_shape[-1]
             if classes is None:
                 raise ValueError("label_smoothing needs logits with a known number of classes.")
@@ -152,7 +155,7 @@ def sigmoid_cross_entropy(multi_class_labels: Any, logits: Any, weights: Any = 1
     with graph.name_scope(scope or "sigmoid_cross_entropy_loss") as scope:
         labels, logits = nn_ops.with_dtype_of(multi_class_labels, logits)
         _check_compatible(labels, logits, "logits")
-        if label_smoothing:
+        if scalar_arg(label_smoothing, "label_smoothing"):
             labels = add(multiply(labels, 1.0 - label_smoothing), 0.5 * label_smoothing)
         losses = nn_ops.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits,
                                                           name="xentropy")

@@ -9,7 +9,7 @@ per-op objects created per call.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -19,9 +19,30 @@ from engine import errors
 from engine.backend import Backend, backend_for, canonical_device
 from engine.graph import Graph, Operation, Tensor, get_default_graph
 from engine.registry import ExecContext, lookup
-from engine.shapes import compatible
+from engine.shapes import Shape, compatible
 
 DEFAULT_GRAPH_SEED = 87654321
+
+# Kernels run with numpy's floating-point warnings off (TF computes inf/nan silently).
+try:  # numpy >= 2 keeps that state in a context variable; setting it directly costs a quarter
+    # of `with np.errstate(...)`, which matters for small graphs run per request (serving)
+    from numpy._core._ufunc_config import _extobj_contextvar
+    from numpy._core.umath import _make_extobj
+
+    def _ignore_fp_errors() -> Any:
+        return _extobj_contextvar.set(_make_extobj(all="ignore"))
+
+    def _restore_fp_errors(token: Any) -> None:
+        _extobj_contextvar.reset(token)
+
+except ImportError:  # numpy 1.x
+    def _ignore_fp_errors() -> Any:
+        state = np.errstate(all="ignore")
+        state.__enter__()
+        return state
+
+    def _restore_fp_errors(state: Any) -> None:
+        state.__exit__(None, None, None)
 
 
 class _Leaf:
@@ -61,7 +82,7 @@ def _rebuild(template: Any, values: list[Any]) -> Any:
 class _Plan:
     """A compiled (fetches, feeds) pair: flat steps over integer slots."""
 
-    __slots__ = ("feed_slots", "fetch_slots", "n_slots", "ops", "steps")
+    __slots__ = ("feed_slots", "fetch_slots", "initial", "ops", "steps")
 
     def __init__(self) -> None:
         # (kernel, input slots, output slot(s), slots whose last reader is this step)
@@ -69,7 +90,8 @@ class _Plan:
         self.ops: list[Operation] = []
         self.feed_slots: dict[Tensor, int] = {}
         self.fetch_slots: list[int | None] = []
-        self.n_slots = 0
+        # the slots' values when a run starts: constants, computed once here; None elsewhere
+        self.initial: list[Any] = []
 
 
 class Session:
@@ -86,6 +108,8 @@ class Session:
             raise errors.UnimplementedError(
                 None, None, f"Session target {target!r}: only in-process sessions exist ('')."
             )
+        if graph is not None and not isinstance(graph, Graph):
+            raise TypeError(f"graph must be a tf.Graph, got {graph!r}.")
         self.graph = graph if graph is not None else get_default_graph()
         self._device = canonical_device(device)
         self._variables: dict[str, Any] = {}
@@ -137,54 +161,80 @@ class Session:
         """Run the ops needed for `fetches`, with `feed_dict` values replacing tensors."""
         if self._closed:
             raise RuntimeError("Attempted to use a closed Session.")
+        template, elements = self._fetch_elements(fetches)
+        if feed_dict.__class__ is not dict and feed_dict is not None and not isinstance(
+                feed_dict, Mapping):
+            raise TypeError(f"feed_dict must be a dict from tensors to values, got "
+                            f"{type(feed_dict).__name__}.")
+        feeds: dict[Tensor, Any] = {}
+        for key, value in (feed_dict or {}).items():
+            t = self._feed_tensor(key)
+            feeds[t] = _feed_value(t, value, t.dtype.np, t.static_shape)
+        plan = self._plan(elements, list(feeds))
+        values = plan.initial.copy()
+        for t, slot in plan.feed_slots.items():
+            values[slot] = feeds[t]
+        return _rebuild(template, self._execute(plan, values))
+
+    def make_callable(self, fetches: Any, feed_list: Sequence[Any] | None = None,
+                      accept_options: bool = False) -> Callable[..., Any]:
+        """TF 1.x's `Session.make_callable`: a function of the `feed_list` values (in order)
+        returning `fetches`' values, with the plan resolved and compiled once, here, instead
+        of per call as `run` does (what serving's per-request latency needs)."""
+        template, elements = self._fetch_elements(fetches)
+        fed = [self._feed_tensor(k) for k in feed_list or ()]
+        if len(set(fed)) != len(fed):
+            raise ValueError("make_callable: feed_list names a tensor more than once.")
+        plan = self._plan(elements, fed)
+        feeds = [(plan.feed_slots[t], t, t.dtype.np, t.static_shape) for t in fed]
+        # a flat list of fetches is the plan's own result list: no rebuilding per call
+        flat = isinstance(template, list) and all(isinstance(x, _Leaf) for x in template)
+
+        def call(*feed_values: Any, options: Any = None, run_metadata: Any = None) -> Any:
+            if self._closed:
+                raise RuntimeError("Attempted to use a closed Session.")
+            if (options is not None or run_metadata is not None) and not accept_options:
+                raise TypeError("options and run_metadata need make_callable(..., "
+                                "accept_options=True).")
+            if len(feed_values) != len(fed):
+                raise TypeError(f"This callable takes {len(fed)} feed value(s) "
+                                f"({', '.join(t.name for t in fed)}), got {len(feed_values)}.")
+            values = plan.initial.copy()
+            for (slot, t, dtype, shape), value in zip(feeds, feed_values, strict=True):
+                values[slot] = _feed_value(t, value, dtype, shape)
+            results = self._execute(plan, values)
+            return results if flat else _rebuild(template, results)
+
+        return call
+
+    def _fetch_elements(self, fetches: Any) -> tuple[Any, tuple[Tensor | Operation, ...]]:
+        """The structure of `fetches` with leaf placeholders, and the graph elements fetched."""
         leaves: list[Any] = []
         template = _flatten(fetches, leaves)
         elements = tuple(
             self.graph.as_graph_element(f, allow_tensor=True, allow_operation=True)
             for f in leaves
         )
-        feeds = self._convert_feeds(feed_dict)
-        key = (elements, tuple(feeds))
+        return template, elements
+
+    def _plan(self, elements: tuple[Tensor | Operation, ...], fed: list[Tensor]) -> _Plan:
+        """The cached plan for these fetches and fed tensors, compiled on first use."""
+        key = (elements, tuple(fed))
         plan = self._plans.get(key)
         if plan is None:
-            plan = self._compile(elements, list(feeds))
-            self._plans[key] = plan
-        values = self._execute(plan, feeds)
-        return _rebuild(template, values)
+            plan = self._plans[key] = self._compile(elements, fed)
+        return plan
 
-    def _convert_feeds(self, feed_dict: dict[Any, Any] | None) -> dict[Tensor, Any]:
-        feeds: dict[Tensor, Any] = {}
-        for key, value in (feed_dict or {}).items():
-            if hasattr(key, "_as_graph_element") or isinstance(key, str | Tensor):
-                t = self.graph.as_graph_element(key, allow_tensor=True, allow_operation=False)
-            else:
-                raise TypeError(
-                    f"Cannot interpret feed_dict key as Tensor: {key!r} is not a Tensor or the "
-                    f"name of one."
-                )
-            assert isinstance(t, Tensor)
-            if isinstance(value, Tensor):
-                raise TypeError(
-                    f"The value of a feed cannot be a tf.Tensor object ({value.name}). Acceptable "
-                    f"feed values include Python scalars, strings, lists, numpy ndarrays."
-                )
-            if hasattr(value, "__cuda_array_interface__"):
-                array = value.astype(t.dtype.np, copy=False)
-            else:
-                try:
-                    array = np.asarray(value, dtype=t.dtype.np)
-                except (TypeError, ValueError) as e:
-                    raise ValueError(
-                        f"Cannot feed value {_short(value)} for Tensor '{t.name}' of dtype "
-                        f"{t.dtype.name}: {e}"
-                    ) from None
-            if not compatible(t.static_shape, array.shape):
-                raise ValueError(
-                    f"Cannot feed value of shape {array.shape} for Tensor '{t.name}', which has "
-                    f"shape '{t.get_shape()}'"
-                )
-            feeds[t] = array
-        return feeds
+    def _feed_tensor(self, key: Any) -> Tensor:
+        if hasattr(key, "_as_graph_element") or isinstance(key, str | Tensor):
+            t = self.graph.as_graph_element(key, allow_tensor=True, allow_operation=False)
+        else:
+            raise TypeError(
+                f"Cannot interpret feed_dict key as Tensor: {key!r} is not a Tensor or the "
+                f"name of one."
+            )
+        assert isinstance(t, Tensor)
+        return t
 
     def _context(self, backend: Backend) -> ExecContext:
         ctx = self._contexts.get(backend.name)
@@ -243,6 +293,7 @@ class Session:
 
         for t in fed:
             slots[t] = plan.feed_slots[t] = new_slot(cpu)
+        constants: dict[int, Any] = {}
         moved: dict[tuple[int, str], int] = {}
         for op in sorted(needed, key=lambda o: o._id):
             backend = backend_for(self._device_of(op))
@@ -253,17 +304,21 @@ class Session:
                     slot = moved.get((slot, backend.name)) or self._transfer(
                         plan, op, slot, slot_backend[slot], backend, new_slot(backend), moved)
                 in_slots.append(slot)
-            kernel = lookup(op.type).kernel(op, self._context(backend))
+            op_def = lookup(op.type)
+            kernel = op_def.kernel(op, self._context(backend))
             outs = [new_slot(backend) for _ in op.outputs]
             for t, s in zip(op.outputs, outs, strict=True):
                 slots.setdefault(t, s)
+            if not op.inputs and hasattr(op_def, "fold"):  # a constant: no step at run time
+                constants[outs[0]] = kernel()
+                continue
             out: Any = outs[0] if len(outs) == 1 else tuple(outs)
             plan.steps.append((kernel, tuple(in_slots), out, ()))
             plan.ops.append(op)
         for e in elements:
             plan.fetch_slots.append(None if isinstance(e, Operation) else slots[e])
-        plan.n_slots = len(slot_backend)
-        _add_frees(plan)
+        plan.initial = [constants.get(i) for i in range(len(slot_backend))]
+        _add_frees(plan, set(constants))
         return plan
 
     @staticmethod
@@ -279,36 +334,37 @@ class Session:
         moved[(src, to.name)] = dst
         return dst
 
-    def _execute(self, plan: _Plan, feeds: dict[Tensor, Any]) -> list[Any]:
-        values: list[Any] = [None] * plan.n_slots
-        for t, slot in plan.feed_slots.items():
-            values[slot] = feeds[t]
-        index = 0
+    def _execute(self, plan: _Plan, values: list[Any]) -> list[Any]:
+        """Run `plan` over `values`, its slots with the feeds and constants filled in."""
+        get = values.__getitem__
+        step: Any = None
+        fp_state = _ignore_fp_errors()
         try:
-            with np.errstate(all="ignore"):
-                for index, (kernel, ins, out, frees) in enumerate(plan.steps):  # noqa: B007
-                    result = kernel(*[values[i] for i in ins])
-                    if out.__class__ is int:
-                        values[out] = result
-                    elif out:
-                        for slot, value in zip(out, result, strict=True):
-                            values[slot] = value
-                    for slot in frees:
-                        values[slot] = None
+            for step in plan.steps:  # the hot loop: no enumerate, no per-step lists
+                kernel, ins, out, frees = step
+                result = kernel(*map(get, ins))
+                if out.__class__ is int:
+                    values[out] = result
+                elif out:
+                    for slot, value in zip(out, result, strict=True):
+                        values[slot] = value
+                for slot in frees:
+                    values[slot] = None
         except errors.OpError:
             raise
         except MemoryError as e:
-            op = plan.ops[index]
+            op = plan.ops[_index(plan, step)]
             raise errors.ResourceExhaustedError(
                 None, op, f"OOM when running '{op.name}' (op: {op.type}): {e}"
             ) from e
         except Exception as e:
-            op = plan.ops[index]
-            shapes = ", ".join(
-                str(getattr(values[i], "shape", "?")) for i in plan.steps[index][1])
+            op = plan.ops[_index(plan, step)]
+            shapes = ", ".join(str(getattr(values[i], "shape", "?")) for i in step[1])
             raise errors.InvalidArgumentError(
                 None, op, f"{e} [[node {op.name} (op: {op.type}) with input shapes: {shapes}]]"
             ) from e
+        finally:
+            _restore_fp_errors(fp_state)
         return [None if slot is None else self._fetch_value(values[slot])
                 for slot in plan.fetch_slots]
 
@@ -317,17 +373,22 @@ class Session:
         if not isinstance(value, np.ndarray):
             host = isinstance(value, np.generic | int | float | bool | bytes)
             value = np.asarray(value) if host else value.get()
-        elif not (value.flags.owndata and value.flags.writeable) or any(
+        elif not (value.flags.owndata and value.flags.writeable) or (self._variables and any(
             value is v for v in self._variables.values()
-        ):
+        )):
             value = value.copy()
         return value[()] if value.ndim == 0 else value
 
 
-def _add_frees(plan: _Plan) -> None:
+def _index(plan: _Plan, step: Any) -> int:
+    """The position of `step` in the plan (looked up only when a step fails)."""
+    return next(i for i, s in enumerate(plan.steps) if s is step)
+
+
+def _add_frees(plan: _Plan, constants: set[int]) -> None:
     """Drop each intermediate right after its last reader, so the allocator reuses its
     memory (still in cache, no fresh page faults) for the next large array."""
-    keep = {s for s in plan.fetch_slots if s is not None}
+    keep = {s for s in plan.fetch_slots if s is not None} | constants
     last_reader: dict[int, int] = {}
     for index, (_, ins, _, _) in enumerate(plan.steps):
         for slot in ins:
@@ -369,6 +430,34 @@ def _sessions() -> list[Session]:
 
 def get_default_session() -> Session | None:
     return _sessions()[-1] if _sessions() else None
+
+
+def _feed_value(t: Tensor, value: Any, dtype: np.dtype, shape: Shape) -> Any:
+    """`value` as an array of `t`'s dtype and static shape (passed in, for callables that look
+    them up once)."""
+    if value.__class__ is np.ndarray and value.dtype is dtype:
+        array = value  # the common case first (native dtypes are singletons): as np.asarray
+    elif isinstance(value, Tensor):
+        raise TypeError(
+            f"The value of a feed cannot be a tf.Tensor object ({value.name}). Acceptable "
+            f"feed values include Python scalars, strings, lists, numpy ndarrays."
+        )
+    elif hasattr(value, "__cuda_array_interface__"):
+        array = value.astype(dtype, copy=False)
+    else:
+        try:
+            array = np.asarray(value, dtype=dtype)
+        except (TypeError, ValueError, OverflowError) as e:
+            raise ValueError(
+                f"Cannot feed value {_short(value)} for Tensor '{t.name}' of dtype "
+                f"{t.dtype.name}: {e}"
+            ) from None
+    if not compatible(shape, array.shape):
+        raise ValueError(
+            f"Cannot feed value of shape {array.shape} for Tensor '{t.name}', which has "
+            f"shape '{t.get_shape()}'"
+        )
+    return array
 
 
 def _short(value: Any) -> str:

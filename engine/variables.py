@@ -187,6 +187,10 @@ def local_variables(scope: str | None = None) -> list[Variable]:
 
 def variables_initializer(var_list: Sequence[Variable], name: str = "init") -> Operation:
     """One op that runs the initializers of `var_list`."""
+    if var_list is not None and (not isinstance(var_list, list | tuple | set) or not all(
+            isinstance(v, Variable) for v in var_list)):
+        raise TypeError(f"variables_initializer expects a list of tf.Variable, got "
+                        f"{var_list!r}.")
     if not var_list:
         return get_default_graph().create_op("NoOp", [], name=name)
     return group(*[v.initializer for v in var_list], name=name)

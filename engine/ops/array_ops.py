@@ -26,7 +26,7 @@ from engine.graph import (
     get_default_graph,
     make_op,
 )
-from engine.ops.math_ops import check_same_dtype, shape_error, sum_to
+from engine.ops.math_ops import NUMERIC, check_kind, check_same_dtype, shape_error, sum_to
 from engine.registry import ExecContext, Kernel, OpDef, Spec, lookup, register
 from engine.shapes import (
     Dimension,
@@ -94,6 +94,14 @@ def check_int(op: Operation, t: Tensor, param: str) -> None:
         )
 
 
+def check_int_vector(op: Operation, t: Tensor, param: str) -> None:
+    """An int input holding a list of values (a shape, multiples, slice bounds): rank 1."""
+    check_int(op, t, param)
+    s = t.static_shape
+    if s is not None and len(s) != 1:
+        raise shape_error(op, f"Shape must be rank 1 but is rank {len(s)} for input '{param}'")
+
+
 def shape_arg(value: Any) -> Any:
     """A shape/index argument ready for make_op: tensors pass through, a TensorShape or list of
     ints becomes an int array, and a list holding scalar tensors is stacked (TF's auto-packing)."""
@@ -106,7 +114,11 @@ def shape_arg(value: Any) -> Any:
     if tensors:
         dt = convert_to_tensor(tensors[0]).dtype.np
         return stack([v if _is_tensorlike(v) else np.asarray(v, dt) for v in items])
-    array = np.asarray(items)
+    try:
+        array = np.asarray(items)
+    except ValueError:
+        raise ValueError(f"Can't convert non-rectangular Python sequence to Tensor: "
+                         f"{value!r}") from None
     return array.astype(np.int32) if array.size == 0 else array
 
 
@@ -131,7 +143,36 @@ def _static(value: Any, what: str) -> Any:
             raise TypeError(f"'{what}' must be known when the graph is built; got the computed "
                             f"tensor {t.name}.")
         value = known
-    return np.asarray(value).tolist()
+    try:
+        return np.asarray(value).tolist()
+    except ValueError:
+        raise TypeError(f"'{what}' must be a number or a rectangular list of numbers, got "
+                        f"{value!r}.") from None
+
+
+def int_arg(value: Any, what: str) -> int:
+    """A build-time int argument (axis, depth, num, ...); a TypeError naming it otherwise."""
+    value = _static(value, what)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"'{what}' must be an int, got {value!r}.")
+    return value
+
+
+def ints_arg(value: Any, what: str) -> tuple[int, ...]:
+    """A build-time int or list of ints (perm, axes, sizes) as a tuple."""
+    values = _static(value, what)
+    items = values if isinstance(values, list) else [values]
+    if any(not isinstance(v, int) or isinstance(v, bool) for v in items):
+        raise TypeError(f"'{what}' must be an int or a list of ints, got {value!r}.")
+    return tuple(items)
+
+
+def scalar_arg(value: Any, what: str) -> Any:
+    """A build-time number (a fill value): a python/numpy scalar or a constant 0-d tensor."""
+    value = _static(value, what)
+    if not isinstance(value, bool | int | float):
+        raise TypeError(f"'{what}' must be a scalar number, got {value!r}.")
+    return value
 
 
 def _axis(op: Operation, axis: int, rank: int | None, extra: int = 0) -> int:
@@ -208,10 +249,17 @@ def constant(value: Any, dtype: Any = None, shape: Any = None, name: str = "Cons
     """A tensor holding `value` (python or numpy), optionally cast to `dtype` and shaped."""
     if isinstance(value, Tensor):
         raise TypeError(f"tf.constant expects a python or numpy value, got tensor {value.name}.")
+    if value is None:
+        raise ValueError("None values not supported: tf.constant needs a number, a bool or a "
+                         "nested list of them.")
     dt = _dtypes.as_dtype(dtype) if dtype is not None else _dtypes.infer_dtype(value)
+    if ((dt.is_integer or dt.is_bool) and not isinstance(value, np.ndarray | np.generic)
+            and _dtypes.infer_dtype(value).is_floating):
+        raise TypeError(f"Expected {dt.name}, got {value!r} of type float instead: a python "
+                        f"float can't become a {dt.name} tensor; round or cast it first.")
     try:
         array = np.array(value, dtype=dt.np)
-    except (TypeError, ValueError) as e:
+    except (TypeError, ValueError, OverflowError) as e:
         raise TypeError(f"Cannot convert {value!r} to a {dt.name} tensor: {e}") from None
     if shape is not None:
         target = as_shape_tuple(shape)
@@ -288,7 +336,7 @@ class Fill(OpDef):
 
     def infer(self, op: Operation) -> list[Spec]:
         dims, value = op.inputs
-        check_int(op, dims, "dims")
+        check_int_vector(op, dims, "dims")
         if value.static_shape not in (None, ()):
             raise shape_error(op, f"Shape must be rank 0 but is rank {len(value.static_shape)}")
         return [(static_dims(op, dims), value.dtype)]
@@ -407,6 +455,9 @@ def rank(input: Any, name: str | None = None) -> Tensor:
 
 def _query(op_type: str, input: Any, name: str | None, out_type: Any) -> Tensor:
     attrs = {"out_type": _dtypes.as_dtype(out_type)}
+    if attrs["out_type"] not in (_dtypes.int32, _dtypes.int64):
+        raise TypeError(f"Value passed to parameter 'out_type' has DataType "
+                        f"{attrs['out_type'].name} not in list of allowed values: int32, int64")
     return make_op(op_type, [input], attrs, name or op_type).outputs[0]
 
 
@@ -423,7 +474,7 @@ class _Reshaping(OpDef):
 class Reshape(_Reshaping):
     def infer(self, op: Operation) -> list[Spec]:
         x, target = op.inputs
-        check_int(op, target, "shape")
+        check_int_vector(op, target, "shape")
         dims = shape_value(target)
         if dims is None:
             return [(None, x.dtype)]
@@ -439,6 +490,9 @@ class Reshape(_Reshaping):
         if None in dims or n_in is None:
             return [(tuple(None if d == -1 else d for d in dims), x.dtype)]
         if wild:
+            if not known and n_in:
+                raise shape_error(op, f"Cannot reshape a tensor with {n_in} elements to shape "
+                                      f"{fmt(tuple(dims))}: -1 can't be inferred next to a 0")
             if known and n_in % known:
                 raise shape_error(op, f"Dimension size must be evenly divisible by {known} but "
                                       f"is {n_in}")
@@ -498,7 +552,7 @@ def expand_dims(input: Any, axis: Any = None, name: str | None = None,
     if (axis is None) == (dim is None):
         raise ValueError("Pass exactly one of 'axis' and its deprecated alias 'dim' to "
                          "tf.expand_dims().")
-    axis = int(_static(dim if axis is None else axis, "axis"))
+    axis = int_arg(dim if axis is None else axis, "axis")
     return make_op("ExpandDims", [input], {"axis": axis}, name or "ExpandDims").outputs[0]
 
 
@@ -507,8 +561,8 @@ def squeeze(input: Any, axis: Any = None, name: str | None = None,
     """Remove size-1 dimensions: those in `axis` (old name `squeeze_dims`), else all of them."""
     if axis is not None and squeeze_dims is not None:
         raise ValueError("Cannot specify both 'squeeze_dims' and 'axis'.")
-    axes = _static(squeeze_dims if axis is None else axis, "axis")
-    axes = () if axes is None else tuple(np.atleast_1d(axes).tolist())
+    axes = squeeze_dims if axis is None else axis
+    axes = () if axes is None else ints_arg(axes, "axis")
     return make_op("Squeeze", [input], {"axis": axes}, name or "Squeeze").outputs[0]
 
 
@@ -544,8 +598,9 @@ class ReverseV2(OpDef):
     def infer(self, op: Operation) -> list[Spec]:
         x = op.inputs[0]
         s = x.static_shape
-        for a in op.attrs["axis"]:
-            _axis(op, a, None if s is None else len(s))
+        axes = [_axis(op, a, None if s is None else len(s)) for a in op.attrs["axis"]]
+        if len(set(axes)) != len(axes):
+            raise shape_error(op, f"axis {list(op.attrs['axis'])} names a dimension twice")
         return [(s, x.dtype)]
 
     def kernel(self, op: Operation, ctx: ExecContext) -> Kernel:
@@ -558,13 +613,12 @@ class ReverseV2(OpDef):
 
 def transpose(a: Any, perm: Any = None, name: str = "transpose",
               conjugate: bool = False) -> Tensor:
-    perm = _static(perm, "perm")
-    attrs = {"perm": None if perm is None else tuple(int(p) for p in perm)}
+    attrs = {"perm": None if perm is None else ints_arg(perm, "perm")}
     return make_op("Transpose", [a], attrs, name or "transpose").outputs[0]
 
 
 def reverse(tensor: Any, axis: Any, name: str | None = None) -> Tensor:
-    axes = tuple(np.atleast_1d(_static(axis, "axis")).tolist())
+    axes = ints_arg(axis, "axis")
     return make_op("ReverseV2", [tensor], {"axis": axes}, name or "ReverseV2").outputs[0]
 
 
@@ -667,6 +721,9 @@ class SplitV(_Split):
         xp, axis, num, sizes = ctx.xp, op.attrs["axis"], op.attrs["num"], op.attrs["sizes"]
 
         def split(x: Any) -> Any:
+            if not -x.ndim <= axis < x.ndim:
+                raise ValueError(f"axis {axis} is out of range for an input of shape "
+                                 f"{tuple(x.shape)}")
             pieces = _split_sizes(x.shape[axis], num, sizes)
             return _outputs(xp.split(x, list(accumulate(pieces[:-1])), axis))
 
@@ -753,26 +810,39 @@ class Unpack(OpDef):
 
 
 def concat(values: Sequence[Any], axis: Any, name: str = "concat") -> Tensor:
-    attrs = {"axis": int(_static(axis, "axis"))}
+    if not isinstance(values, list | tuple):
+        values = [values]  # TF: concatenating a single tensor gives it back
+    if not values:
+        raise ValueError("tf.concat needs at least one tensor to concatenate.")
+    attrs = {"axis": int_arg(axis, "axis")}
     return make_op("ConcatV2", list(values), attrs, name or "concat").outputs[0]
 
 
 def stack(values: Sequence[Any], axis: int = 0, name: str = "stack") -> Tensor:
+    if not isinstance(values, list | tuple):
+        raise TypeError(f"tf.stack needs a list of tensors, got {values!r}.")
     if not values:
         raise ValueError("tf.stack needs at least one value.")
-    return make_op("Pack", list(values), {"axis": int(axis)}, name or "stack").outputs[0]
+    attrs = {"axis": int_arg(axis, "axis")}
+    return make_op("Pack", list(values), attrs, name or "stack").outputs[0]
 
 
 def unstack(value: Any, num: int | None = None, axis: int = 0,
             name: str = "unstack") -> list[Tensor]:
     """Split `value` along `axis` into `num` tensors of one rank less."""
     value = convert_to_tensor(value)
+    axis = int_arg(axis, "axis")
+    s = value.static_shape
+    if s is not None and not -len(s) <= axis < len(s):
+        raise ValueError(f"axis = {axis} not in [{-len(s)}, {len(s)}) for tf.unstack of "
+                         f"{value.name} with shape {fmt(s)}")
     if num is None:
-        s = value.static_shape
-        if s is None or s[axis] is None:
+        num = None if s is None else s[axis]
+        if num is None:
             raise ValueError(f"Cannot infer num from shape {fmt(s)}")
-        num = s[axis]
-    attrs = {"num": int(num), "axis": int(axis)}
+    attrs = {"num": int_arg(num, "num"), "axis": axis}
+    if attrs["num"] < 0:
+        raise ValueError(f"num must be >= 0, got {num}")
     return list(make_op("Unpack", [value], attrs, name or "unstack").outputs)
 
 
@@ -780,17 +850,18 @@ def split(value: Any, num_or_size_splits: Any, axis: Any = 0, num: int | None = 
           name: str = "split") -> list[Tensor]:
     """Split along `axis` into that many equal pieces (an int) or pieces of the given sizes."""
     spec = _static(num_or_size_splits, "num_or_size_splits")
-    if isinstance(spec, int):
+    if not isinstance(spec, list):
+        spec = int_arg(spec, "num_or_size_splits")
         if spec < 1:
             raise ValueError(f"num_or_size_splits must be >= 1, got {spec}")
         attrs: dict[str, Any] = {"num": spec, "sizes": None}
     else:
-        sizes = tuple(int(s) for s in spec)
+        sizes = ints_arg(spec, "num_or_size_splits")
         if sizes.count(-1) > 1 or any(s < -1 for s in sizes) or not sizes:
             raise ValueError(f"size_splits must be non-negative sizes, with at most one -1; "
                              f"got {list(sizes)}")
         attrs = {"num": None, "sizes": sizes}
-    attrs["axis"] = int(_static(axis, "axis"))
+    attrs["axis"] = int_arg(axis, "axis")
     return list(make_op("SplitV", [value], attrs, name or "split").outputs)
 
 
@@ -799,7 +870,7 @@ def split(value: Any, num_or_size_splits: Any, axis: Any = 0, num: int | None = 
 class Tile(OpDef):
     def infer(self, op: Operation) -> list[Spec]:
         x, multiples = op.inputs
-        check_int(op, multiples, "multiples")
+        check_int_vector(op, multiples, "multiples")
         reps, s = shape_value(multiples), x.static_shape
         if s is None:
             return [(None if reps is None else (None,) * len(reps), x.dtype)]
@@ -812,7 +883,15 @@ class Tile(OpDef):
 
     def kernel(self, op: Operation, ctx: ExecContext) -> Kernel:
         xp, reps_of = ctx.xp, host_reader(ctx, op.inputs[1])
-        return lambda x, reps: xp.tile(x, reps_of(reps))
+
+        def tile(x: Any, reps: Any) -> Any:
+            reps = reps_of(reps)
+            if len(reps) != x.ndim:
+                raise ValueError(f"Expected multiples argument to be a vector of length "
+                                 f"{x.ndim} but got length {len(reps)}")
+            return xp.tile(x, reps)
+
+        return tile
 
     def grad(self, op: Operation, dy: Tensor | None) -> list[Tensor | None]:
         return [make_op("SumTiles", [dy, *op.inputs]).outputs[0], None]
@@ -862,7 +941,16 @@ class Pad(OpDef):
 
     def kernel(self, op: Operation, ctx: ExecContext) -> Kernel:
         xp, pads_of, value = ctx.xp, host_reader(ctx, op.inputs[1]), op.attrs["constant_values"]
-        return lambda x, pads: xp.pad(x, pads_of(pads), constant_values=value)
+
+        def pad(x: Any, pads: Any) -> Any:
+            pads = pads_of(pads)
+            if len(pads) != x.ndim or any(
+                    not isinstance(p, list) or len(p) != 2 or min(p) < 0 for p in pads):
+                raise ValueError(f"paddings must be a non-negative matrix of shape "
+                                 f"[{x.ndim},2] for an input of shape {fmt(x.shape)}, got {pads}")
+            return xp.pad(x, pads, constant_values=value)
+
+        return pad
 
     def grad(self, op: Operation, dy: Tensor | None) -> list[Tensor | None]:
         x, paddings = op.inputs
@@ -873,7 +961,7 @@ class Pad(OpDef):
 class BroadcastTo(OpDef):
     def infer(self, op: Operation) -> list[Spec]:
         x, target = op.inputs
-        check_int(op, target, "shape")
+        check_int_vector(op, target, "shape")
         dims, s = static_dims(op, target), x.static_shape
         if dims is None or s is None:
             return [(dims, x.dtype)]
@@ -920,9 +1008,9 @@ def tile(input: Any, multiples: Any, name: str | None = None) -> Tensor:
 def pad(tensor: Any, paddings: Any, mode: str = "CONSTANT", name: str | None = None,
         constant_values: Any = 0) -> Tensor:
     """Pad with `constant_values`; `paddings[i] = [before, after]` for dimension i."""
-    if mode.upper() != "CONSTANT":
+    if not isinstance(mode, str) or mode.upper() != "CONSTANT":
         raise ValueError(f"pad mode {mode!r} is not supported; only 'CONSTANT' is.")
-    attrs = {"constant_values": _static(constant_values, "constant_values")}
+    attrs = {"constant_values": scalar_arg(constant_values, "constant_values")}
     return make_op("Pad", [tensor, shape_arg(paddings)], attrs, name or "Pad").outputs[0]
 
 
@@ -996,7 +1084,7 @@ class _Indexing(OpDef):
     def infer(self, op: Operation) -> list[Spec]:
         x, *index = op.inputs
         for t, param in zip(index, self.index_names, strict=True):
-            check_int(op, t, param)
+            check_int_vector(op, t, param)
         values = [shape_value(t) for t in index]
         if any(v is None for v in values):
             return [(None, x.dtype)]
@@ -1203,7 +1291,21 @@ class GatherV2(OpDef):
 
     def kernel(self, op: Operation, ctx: ExecContext) -> Kernel:
         xp, axis = ctx.xp, op.attrs["axis"]
-        return lambda params, indices: xp.take(params, indices, axis=axis)
+
+        def gather(params: Any, indices: Any) -> Any:
+            if not -params.ndim <= axis < params.ndim:
+                raise ValueError(f"axis {axis} is out of range for params of shape "
+                                 f"{tuple(params.shape)}")
+            n = params.shape[axis]
+            if indices.size and (int(indices.min()) < 0 or int(indices.max()) >= n):
+                flat = indices.reshape(-1)
+                i = int(xp.argmax((flat < 0) | (flat >= n)))
+                raise errors.InvalidArgumentError(
+                    None, op, f"indices[{i}] = {int(flat[i])} is not in [0, {n}) for "
+                    f"'{op.name}' (op: {op.type}) gathering along axis {axis}")
+            return xp.take(params, indices, axis=axis)
+
+        return gather
 
     def grad(self, op: Operation, dy: Tensor | None) -> list[Tensor | None]:
         params, indices = op.inputs
@@ -1260,7 +1362,7 @@ class OneHot(OpDef):
 
 def gather(params: Any, indices: Any, validate_indices: Any = None, name: str | None = None,
            axis: Any = 0) -> Tensor:
-    attrs = {"axis": int(_static(axis, "axis"))}
+    attrs = {"axis": int_arg(axis, "axis")}
     return make_op("GatherV2", [params, indices], attrs, name or "GatherV2").outputs[0]
 
 
@@ -1277,10 +1379,12 @@ def one_hot(indices: Any, depth: Any, on_value: Any = None, off_value: Any = Non
     else:
         dt = _dtypes.float32
     attrs = {
-        "depth": int(_static(depth, "depth")), "axis": -1 if axis is None else int(axis),
-        "dtype": dt, "on_value": 1 if on_value is None else _static(on_value, "on_value"),
-        "off_value": 0 if off_value is None else _static(off_value, "off_value"),
+        "depth": int_arg(depth, "depth"), "axis": -1 if axis is None else int_arg(axis, "axis"),
+        "dtype": dt, "on_value": 1 if on_value is None else scalar_arg(on_value, "on_value"),
+        "off_value": 0 if off_value is None else scalar_arg(off_value, "off_value"),
     }
+    if attrs["depth"] < 0:
+        raise ValueError(f"depth must be non-negative, got {attrs['depth']}")
     return make_op("OneHot", [indices], attrs, name or "one_hot").outputs[0]
 
 
@@ -1298,6 +1402,9 @@ class _Sequence(OpDef):
         raise NotImplementedError
 
     def infer(self, op: Operation) -> list[Spec]:
+        for t in op.inputs:
+            if t.static_shape not in (None, ()):
+                raise shape_error(op, f"Shape must be rank 0 but is rank {len(t.static_shape)}")
         values = [constant_value(t) for t in op.inputs]
         n = None
         if all(v is not None for v in values):
@@ -1313,6 +1420,8 @@ class _Sequence(OpDef):
 
         def sequence(*arrays: Any) -> Any:
             values = [r(a) for r, a in zip(readers, arrays, strict=True)]
+            if any(isinstance(v, list) for v in values):
+                raise ValueError(f"{op.type} needs scalar arguments, got {values}")
             self.length(values)
             return self.generate(xp, values, dtype)
 
@@ -1323,6 +1432,7 @@ class _Sequence(OpDef):
 class Range(_Sequence):
     def infer(self, op: Operation) -> list[Spec]:
         check_same_dtype(op)
+        check_kind(op, op.inputs[0], NUMERIC, "start")
         return super().infer(op)
 
     def length(self, values: list[Any]) -> int:
@@ -1367,8 +1477,9 @@ def range(start: Any, limit: Any = None, delta: Any = 1, dtype: Any = None,
 
 def linspace(start: Any, stop: Any, num: Any, name: str | None = None) -> Tensor:
     """`num` evenly spaced values from `start` to `stop`, both included."""
-    ends = [v if _is_tensorlike(v) else np.asarray(v, np.float32) for v in (start, stop)]
-    num = num if _is_tensorlike(num) else np.asarray(num, np.int32)
+    ends = [v if _is_tensorlike(v) else np.asarray(scalar_arg(v, what), np.float32)
+            for v, what in ((start, "start"), (stop, "stop"))]
+    num = num if _is_tensorlike(num) else np.asarray(int_arg(num, "num"), np.int32)
     return make_op("LinSpace", [*ends, num], name=name or "LinSpace").outputs[0]
 
 

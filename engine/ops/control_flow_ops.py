@@ -89,6 +89,8 @@ def group(*inputs: Any, name: str | None = None) -> Operation:
 def tuple(tensors: Sequence[Any], name: str | None = None,
           control_inputs: Sequence[Any] | None = None) -> list[Tensor | None]:
     """Tensors with the same values, each available only after all of them are computed."""
+    if not isinstance(tensors, list | builtins.tuple):
+        raise TypeError(f"tf.tuple expects a list of tensors, got {tensors!r}.")
     present = [t for t in tensors if t is not None]
     gate = group(*present, *(control_inputs or []), name=name or "tuple")
     graph = gate.graph

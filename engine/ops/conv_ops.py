@@ -15,6 +15,7 @@ does), so no shape op is needed when the batch size is only known at run time.
 from __future__ import annotations
 
 import functools
+import operator
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
@@ -54,6 +55,11 @@ class _Geometry(NamedTuple):
 def _geometry(h: int, w: int, kh: int, kw: int, strides: tuple[int, int],
               dilations: tuple[int, int], padding: str) -> _Geometry:
     (sh, sw), (dh, dw) = strides, dilations
+    for size, k, d in ((h, kh, dh), (w, kw, dw)):
+        if padding == "VALID" and size < (k - 1) * d + 1:
+            raise ValueError(f"Computed output size would be negative: the {k}-wide window "
+                             f"(dilation {d}) does not fit the input's {size} rows/columns "
+                             f"with VALID padding")
     oh, top, bottom = _out_size(h, kh, sh, dh, padding)
     ow, left, right = _out_size(w, kw, sw, dw, padding)
     whole = slice(None)
@@ -105,7 +111,11 @@ def _col2im(xp: Any, g: _Geometry, like: Any, dtype: Any,
 # -- attribute validation (public functions) ------------------------------------------------------
 def _spatial(values: Any, field: str, what: str) -> list[int]:
     """A 4-element NHWC attribute whose batch and depth entries must be 1."""
-    values = [int(v) for v in values]
+    try:
+        values = [operator.index(v) for v in values]
+    except TypeError:
+        raise TypeError(f"Sliding window {field} must be a list of 4 ints, got {values!r}.") \
+            from None
     if len(values) != 4:
         raise ValueError(f"Sliding window {field} field must specify 4 dimensions")
     if values[0] != 1 or values[3] != 1:
@@ -117,7 +127,7 @@ def _spatial(values: Any, field: str, what: str) -> list[int]:
 
 
 def _check_layout(padding: str, data_format: str) -> None:
-    if padding not in _PADDINGS:
+    if not isinstance(padding, str) or padding not in _PADDINGS:
         raise ValueError(f"Value for attr 'padding' of \"{padding}\" is not in the list of "
                          f"allowed values: \"SAME\", \"VALID\"")
     if data_format != "NHWC":
@@ -125,6 +135,12 @@ def _check_layout(padding: str, data_format: str) -> None:
 
 
 # -- shape rules ----------------------------------------------------------------------------------
+def _check_rank4(x: Any) -> None:
+    """Run-time check of an input whose rank was unknown when the graph was built."""
+    if x.ndim != 4:
+        raise ValueError(f"input must be 4-dimensional (NHWC), got shape {tuple(x.shape)}")
+
+
 def _rank4(op: Operation, t: Tensor) -> tuple[int | None, ...]:
     shape = t.static_shape
     if shape is None:
@@ -185,6 +201,12 @@ class Conv2D(_ConvOp):
         xp, (strides, dilations, padding) = ctx.xp, self.window(op)
 
         def conv2d(x: Any, w: Any) -> Any:
+            _check_rank4(x)
+            _check_rank4(w)
+            if x.shape[3] != w.shape[2]:
+                raise ValueError(f"input depth must equal filter depth: {x.shape[3]} vs "
+                                 f"{w.shape[2]} (input shape {tuple(x.shape)}, filter shape "
+                                 f"{tuple(w.shape)})")
             kh, kw, _, o = w.shape
             g = _geometry(x.shape[1], x.shape[2], kh, kw, strides, dilations, padding)
             cols = _im2col(xp, x, g, kh, kw, strides, dilations)
@@ -271,11 +293,16 @@ class _PoolOp(OpDef):
         return [((x[0], oh, ow, x[3]), op.inputs[0].dtype)]
 
 
-def _pool_geometry(op: Operation) -> Callable[[tuple[int, ...]], _Geometry]:
-    """A function from an input's shape to the window geometry of pooling op `op`."""
+def _pool_geometry(op: Operation) -> Callable[[Any], _Geometry]:
+    """A function from an input array to the window geometry of pooling op `op`."""
     (kh, kw), strides, padding = _hw(op.attrs["ksize"]), _hw(op.attrs["strides"]), \
         op.attrs["padding"]
-    return lambda shape: _geometry(shape[1], shape[2], kh, kw, strides, (1, 1), padding)
+
+    def geometry(x: Any) -> _Geometry:
+        _check_rank4(x)
+        return _geometry(x.shape[1], x.shape[2], kh, kw, strides, (1, 1), padding)
+
+    return geometry
 
 
 def _slices(g: _Geometry, x: Any) -> Iterator[Any]:
@@ -299,7 +326,7 @@ class MaxPool(_PoolOp):
         xp, geometry = ctx.xp, _pool_geometry(op)
 
         def max_pool(x: Any) -> Any:
-            g = geometry(x.shape)
+            g = geometry(x)
             windows = _slices(g, _pad(xp, x, g, -xp.inf))
             y = next(windows).copy()
             for window in windows:
@@ -324,7 +351,7 @@ class MaxPoolGrad(OpDef):
         xp, geometry = ctx.xp, _pool_geometry(op)
 
         def max_pool_grad(x: Any, y: Any, dy: Any) -> Any:
-            g = geometry(x.shape)
+            g = geometry(x)
             pieces = _first_max_pieces(xp, g, _pad(xp, x, g, -xp.inf), y, dy)
             return _col2im(xp, g, x, dy.dtype, pieces)
 
@@ -340,7 +367,7 @@ class AvgPool(_PoolOp):
         counts = _window_counts(op, ctx)
 
         def avg_pool(x: Any) -> Any:
-            g = geometry(x.shape)
+            g = geometry(x)
             windows = _slices(g, _pad(xp, x, g))
             total = next(windows).copy()
             for window in windows:
@@ -367,7 +394,7 @@ class AvgPoolGrad(OpDef):
         counts = _window_counts(op, ctx)
 
         def avg_pool_grad(x: Any, dy: Any) -> Any:
-            g = geometry(x.shape)
+            g = geometry(x)
             share = dy / counts(x)
             return _col2im(xp, g, x, dy.dtype, ((index, share) for _, _, index in g.offsets))
 

@@ -11,6 +11,7 @@ import operator
 from typing import Any
 
 from engine import dtypes as _dtypes
+from engine import errors
 from engine.graph import Operation, Tensor, binary_inputs, convert_to_tensor, make_op
 from engine.registry import ExecContext, Kernel, OpDef, Spec, register
 from engine.shapes import Shape, fmt
@@ -363,16 +364,36 @@ class RealDiv(BinaryOp):
         return [sum_to(dx, x), sum_to(dy, y)]
 
 
-@register
-class FloorDiv(BinaryOp):
-    fn, differentiable = "floor_divide", False
+class _IntegerDivision(BinaryOp):
+    """FloorDiv / FloorMod: an integer division by zero is an error, as in TF (numpy would
+    give 0)."""
+
+    differentiable = False
+
+    def kernel(self, op: Operation, ctx: ExecContext) -> Kernel:
+        divide = super().kernel(op, ctx)
+        if not op.inputs[0].dtype.is_integer:
+            return divide
+
+        def checked(x: Any, y: Any) -> Any:
+            if not y.all():
+                raise errors.InvalidArgumentError(
+                    None, op, f"Integer division by zero in '{op.name}' (op: {op.type})")
+            return divide(x, y)
+
+        return checked
 
 
 @register
-class FloorMod(BinaryOp):
+class FloorDiv(_IntegerDivision):
+    fn = "floor_divide"
+
+
+@register
+class FloorMod(_IntegerDivision):
     """Python's `%`: the result takes the divisor's sign."""
 
-    fn, differentiable = "mod", False
+    fn = "mod"
 
 
 @register
@@ -485,6 +506,7 @@ class LogicalXor(BinaryOp):
 class AddN(OpDef):
     def infer(self, op: Operation) -> list[Spec]:
         check_same_dtype(op)
+        check_kind(op, op.inputs[0], NUMERIC, "inputs")
         shape = op.inputs[0].static_shape
         for t in op.inputs[1:]:
             shape = broadcast_shapes(op, shape, t.static_shape)
@@ -595,6 +617,7 @@ class MatMul(OpDef):
 
     def infer(self, op: Operation) -> list[Spec]:
         check_same_dtype(op)
+        check_kind(op, op.inputs[0], NUMERIC, "a")
         a, b = (t.static_shape for t in op.inputs)
         ta, tb = op.attrs["transpose_a"], op.attrs["transpose_b"]
         if a is None or b is None:
@@ -611,6 +634,20 @@ class MatMul(OpDef):
         return [((*batch, m, n), op.inputs[0].dtype)]  # type: ignore[misc]
 
     def kernel(self, op: Operation, ctx: ExecContext) -> Kernel:
+        product = self._product(op, ctx)
+        if all(t.static_shape is not None for t in op.inputs):
+            return product  # ranks were checked when the graph was built
+
+        def matmul(a: Any, b: Any) -> Any:
+            if a.ndim < 2 or b.ndim < 2:
+                raise ValueError(f"In[{0 if a.ndim < 2 else 1}] is not a matrix: MatMul needs "
+                                 f"inputs of rank >= 2, got shapes {a.shape} and {b.shape}")
+            return product(a, b)
+
+        return matmul
+
+    @staticmethod
+    def _product(op: Operation, ctx: ExecContext) -> Kernel:
         ta, tb = op.attrs["transpose_a"], op.attrs["transpose_b"]
         if not ta and not tb:
             return operator.matmul
@@ -860,6 +897,8 @@ def cast(x: Any, dtype: Any, name: str | None = None) -> Tensor:
     x = convert_to_tensor(x)
     if x.dtype == dst:
         return x
+    if _dtypes.string in (x.dtype, dst):
+        raise TypeError(f"Cast {x.dtype.name} to {dst.name} is not supported (tensor {x.name}).")
     return make_op("Cast", [x], {"DstT": dst}, name or "Cast").outputs[0]
 
 
@@ -888,8 +927,9 @@ def scalar_mul(scalar: Any, x: Any, name: str | None = None) -> Tensor:
 
 
 def add_n(inputs: list[Any], name: str | None = None) -> Tensor:
-    if not inputs:
-        raise ValueError("add_n needs at least one input.")
+    if not isinstance(inputs, list | tuple) or not inputs:
+        raise ValueError(f"inputs must be a list of at least one Tensor with the same dtype and "
+                         f"shape, got {inputs!r}.")
     return make_op("AddN", list(inputs), name=name or "AddN").outputs[0]
 
 

@@ -8,13 +8,15 @@ gradient is one multiply.
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 from collections.abc import Sequence
 from typing import Any
 
 from engine import errors
 from engine.graph import Operation, Tensor, convert_to_tensor, graph_of, make_op
-from engine.ops.array_ops import zeros_like
+from engine.ops.array_ops import check_int, int_arg, ints_arg, scalar_arg, zeros_like
 from engine.ops.control_flow_ops import stop_gradient
 from engine.ops.math_ops import (
     broadcast_shapes,
@@ -97,8 +99,8 @@ class Relu(_Activation):
     grad_op, grad_from_output = "ReluGrad", True
 
     def kernel(self, op: Operation, ctx: ExecContext) -> Kernel:
-        xp = ctx.xp
-        return lambda x: xp.maximum(x, 0)
+        # max(0, x): no python frame per call; keeps -0.0 and NaN as TF's cwiseMax(0) does
+        return functools.partial(ctx.xp.maximum, 0)
 
 
 @register
@@ -256,7 +258,7 @@ def relu6(features: Any, name: str | None = None) -> Tensor:
 
 
 def leaky_relu(features: Any, alpha: float = 0.2, name: str | None = None) -> Tensor:
-    return _activation("LeakyRelu", features, name, alpha=float(alpha))
+    return _activation("LeakyRelu", features, name, alpha=float(scalar_arg(alpha, "alpha")))
 
 
 def elu(features: Any, name: str | None = None) -> Tensor:
@@ -296,6 +298,9 @@ class _AlongAxis(OpDef):
 
 def _shifted(x: Any, axis: int) -> Any:
     """x minus its max along `axis`: exp of it cannot overflow. A fresh array."""
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"The class axis {axis} is out of range for logits of shape "
+                         f"{tuple(x.shape)}: they need rank >= 1.")
     return x - x.max(axis=axis, keepdims=True)
 
 
@@ -354,7 +359,7 @@ def _resolve_axis(axis: int | None, dim: int | None) -> int:
     """TF 1.x accepts the class axis as `axis` or the deprecated `dim`; -1 by default."""
     if axis is not None and dim is not None and axis != dim:
         raise ValueError(f"Pass only one of axis ({axis}) and its deprecated alias dim ({dim}).")
-    return int(axis if axis is not None else dim if dim is not None else -1)
+    return int_arg(axis if axis is not None else dim if dim is not None else -1, "axis")
 
 
 def softmax(logits: Any, axis: int | None = None, name: str | None = None,
@@ -490,6 +495,11 @@ class SparseSoftmaxCrossEntropyWithLogits(OpDef):
         xp = ctx.xp
 
         def xent(logits: Any, labels: Any) -> tuple[Any, Any]:
+            if logits.shape[:-1] != labels.shape:
+                raise errors.InvalidArgumentError(
+                    None, op, f"logits and labels must have the same first dimensions, got "
+                    f"logits shape {fmt(logits.shape)} and labels shape {fmt(labels.shape)} "
+                    f"for '{op.name}' (op: {op.type})")
             classes = logits.shape[-1]
             flat = labels.reshape(-1)
             if flat.size and (int(flat.min()) < 0 or int(flat.max()) >= classes):
@@ -542,6 +552,10 @@ class SigmoidCrossEntropyWithLogits(OpDef):
         xp = ctx.xp
 
         def xent(z: Any, x: Any) -> Any:
+            if z.shape != x.shape:
+                raise errors.InvalidArgumentError(
+                    None, op, f"logits and labels must have the same shape ({fmt(x.shape)} vs "
+                    f"{fmt(z.shape)}) for '{op.name}' (op: {op.type})")
             out = xp.log1p(xp.exp(-xp.abs(x)))
             out += xp.maximum(x, 0)
             out -= x * z
@@ -588,6 +602,8 @@ class BiasAdd(OpDef):
 
     def kernel(self, op: Operation, ctx: ExecContext) -> Kernel:
         data_format = op.attrs["data_format"]
+        if data_format != "NCHW":
+            return operator.add  # bias along the last axis is plain broadcasting
 
         def bias_add(x: Any, b: Any) -> Any:
             if _channel_axis(data_format, x.ndim) == 1:
@@ -700,8 +716,8 @@ def dropout(x: Any, keep_prob: Any = None, noise_shape: Sequence[int | None] | N
     x = convert_to_tensor(x, graph=graph)
     if keep_prob is None:
         keep_prob = subtract(1.0, convert_to_tensor(rate, x.dtype, graph=graph)) \
-            if isinstance(rate, Tensor) else 1.0 - float(rate)
-    if not isinstance(keep_prob, Tensor) and not 0 < float(keep_prob) <= 1:
+            if isinstance(rate, Tensor) else 1.0 - scalar_arg(rate, "rate")
+    if not isinstance(keep_prob, Tensor) and not 0 < scalar_arg(keep_prob, "keep_prob") <= 1:
         raise ValueError(f"keep_prob must be a scalar tensor or a float in the range (0, 1], "
                          f"got {keep_prob}")
     keep = convert_to_tensor(keep_prob, x.dtype, graph=graph)
@@ -779,7 +795,7 @@ def moments(x: Any, axes: Sequence[int], shift: Any = None, name: str | None = N
     """Mean and (population) variance of `x` over `axes`."""
     x = convert_to_tensor(x)
     rank = None if x.static_shape is None else len(x.static_shape)
-    axes = [int(a) for a in axes]
+    axes = list(ints_arg(axes, "axes"))
     if rank is not None:
         axes = [a + rank if a < 0 else a for a in axes]
     elif any(a < 0 for a in axes):
@@ -800,6 +816,8 @@ class InTopK(OpDef):
     def infer(self, op: Operation) -> list[Spec]:
         from engine import dtypes
 
+        check_float(op, op.inputs[0], "predictions")
+        check_int(op, op.inputs[1], "targets")
         predictions, targets = (t.static_shape for t in op.inputs)
         if predictions is not None and len(predictions) != 2:
             raise shape_error(op, f"Shape must be rank 2 but is rank {len(predictions)}")
@@ -812,6 +830,10 @@ class InTopK(OpDef):
         xp, k = ctx.xp, op.attrs["k"]
 
         def in_top_k(predictions: Any, targets: Any) -> Any:
+            if predictions.ndim != 2 or targets.shape != predictions.shape[:1]:
+                raise ValueError(f"predictions must be a [batch, classes] matrix and targets a "
+                                 f"[batch] vector, got shapes {tuple(predictions.shape)} and "
+                                 f"{tuple(targets.shape)}")
             classes = predictions.shape[1]
             valid = (targets >= 0) & (targets < classes)
             rows = xp.arange(predictions.shape[0])
@@ -823,7 +845,7 @@ class InTopK(OpDef):
 
 
 def in_top_k(predictions: Any, targets: Any, k: int, name: str | None = None) -> Tensor:
-    return _op("InTopK", [predictions, targets], {"k": int(k)}, name).outputs[0]
+    return _op("InTopK", [predictions, targets], {"k": int_arg(k, "k")}, name).outputs[0]
 
 
 # -- fused batch norm ------------------------------------------------------------------------------
@@ -862,6 +884,8 @@ class FusedBatchNorm(OpDef):
         rank_axes = _bn_axes(op.attrs["data_format"], 4)
 
         def fused_batch_norm(x: Any, scale: Any, offset: Any, *stats: Any) -> tuple[Any, ...]:
+            if x.ndim != 4:
+                raise ValueError(f"x must be 4-dimensional, got shape {tuple(x.shape)}")
             axes, channel = rank_axes
             if training:
                 mean, var = x.mean(axis=axes), x.var(axis=axes)
@@ -930,7 +954,7 @@ def fused_batch_norm(x: Any, scale: Any, offset: Any, mean: Any = None, variance
     if not is_training and (mean is None or variance is None):
         raise ValueError("Both 'mean' and 'variance' must be given when is_training is False.")
     stats = [] if is_training else [mean, variance]
-    attrs = {"epsilon": float(epsilon), "data_format": data_format,
+    attrs = {"epsilon": float(scalar_arg(epsilon, "epsilon")), "data_format": data_format,
              "is_training": bool(is_training)}
     op = _op("FusedBatchNorm", [x, scale, offset, *stats], attrs, name)
     return op.outputs[0], op.outputs[1], op.outputs[2]

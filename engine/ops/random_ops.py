@@ -16,8 +16,8 @@ import numpy as np
 
 from engine import dtypes as _dtypes
 from engine.graph import Operation, Tensor, convert_to_tensor, graph_of, make_op
-from engine.ops.array_ops import check_int, host_reader, shape_arg, static_dims
-from engine.ops.math_ops import add, multiply, shape_error, subtract
+from engine.ops.array_ops import check_int_vector, host_reader, int_arg, shape_arg, static_dims
+from engine.ops.math_ops import FLOAT, add, check_kind, multiply, shape_error, subtract
 from engine.registry import ExecContext, Kernel, OpDef, Spec, register
 
 __all__ = ["multinomial", "random_normal", "random_shuffle", "random_uniform",
@@ -43,7 +43,7 @@ class _Sampler(_Random):
         raise NotImplementedError
 
     def infer(self, op: Operation) -> list[Spec]:
-        check_int(op, op.inputs[0], "shape")
+        check_int_vector(op, op.inputs[0], "shape")
         return [(static_dims(op, op.inputs[0]), op.attrs["dtype"])]
 
     def kernel(self, op: Operation, ctx: ExecContext) -> Kernel:
@@ -129,6 +129,11 @@ class Multinomial(_Random):
     """attr num_samples class indices per row of logits [batch, classes] (input 0)."""
 
     def infer(self, op: Operation) -> list[Spec]:
+        check_kind(op, op.inputs[0], FLOAT, "logits")
+        if op.attrs["output_dtype"] not in (_dtypes.int32, _dtypes.int64):
+            raise TypeError(f"Value passed to parameter 'output_dtype' has DataType "
+                            f"{op.attrs['output_dtype'].name} not in list of allowed values: "
+                            f"int32, int64")
         s = op.inputs[0].static_shape
         if s is not None and len(s) != 2:
             raise shape_error(op, f"logits should be a matrix, got rank {len(s)}")
@@ -140,6 +145,9 @@ class Multinomial(_Random):
         n, dtype = op.attrs["num_samples"], op.attrs["output_dtype"].np
 
         def multinomial(logits: Any) -> Any:
+            if logits.ndim != 2 or not logits.shape[1]:
+                raise ValueError(f"logits should be a [batch, classes] matrix with at least one "
+                                 f"class, got shape {tuple(logits.shape)}")
             z = backend.to_host(logits).astype(np.float64)
             p = np.exp(z - z.max(axis=1, keepdims=True))
             cdf = np.cumsum(p, axis=1)
@@ -213,6 +221,8 @@ def random_shuffle(value: Any, seed: int | None = None, name: str | None = None)
 def multinomial(logits: Any, num_samples: int, seed: int | None = None, name: str | None = None,
                 output_dtype: Any = None) -> Tensor:
     """Class indices drawn from the softmax of each row of `logits` [batch, classes]."""
-    attrs = {"num_samples": int(num_samples), "seed": seed,
+    attrs = {"num_samples": int_arg(num_samples, "num_samples"), "seed": seed,
              "output_dtype": _dtypes.as_dtype(output_dtype or _dtypes.int64)}
+    if attrs["num_samples"] < 0:
+        raise ValueError(f"num_samples must be non-negative, got {num_samples}")
     return make_op("Multinomial", [logits], attrs, name or "multinomial").outputs[0]

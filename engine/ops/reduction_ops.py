@@ -88,7 +88,10 @@ def _build_time(value: Any, what: str) -> Any:
             raise TypeError(f"'{what}' must be known when the graph is built; got a computed "
                             f"tensor.")
         value = known
-    return np.asarray(value)
+    try:
+        return np.asarray(value)
+    except ValueError:
+        raise TypeError(f"'{what}' must be an int or a list of ints, got {value!r}.") from None
 
 
 def _axis_attr(axis: Any) -> Axes:

@@ -106,6 +106,10 @@ class _InPlace(_Update):
             current = store.get(name)
             if current is None:
                 current = read_variable(ctx, op, name)
+            if value.shape != current.shape:
+                raise errors.InvalidArgumentError(
+                    None, op, f"{op.type} requires shapes of both tensors to match: variable "
+                    f"'{name}' has shape {fmt(current.shape)}, the value {fmt(value.shape)}")
             ufunc(current, value, out=current)
             return current
 

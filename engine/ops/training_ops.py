@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from engine import errors
 from engine.graph import Operation, Tensor
 from engine.ops.math_ops import shape_error
 from engine.ops.state_ops import read_variable
 from engine.registry import ExecContext, Kernel, OpDef, Spec, lookup, register
-from engine.shapes import compatible
+from engine.shapes import compatible, fmt
 
 if TYPE_CHECKING:
     from engine.variables import Variable
@@ -83,8 +84,12 @@ class ApplyOp(OpDef):
                 arrays = [store[n] for n in names]
             except KeyError:
                 arrays = [read_variable(ctx, op, n) for n in names]
-            scalars = [v.astype(dtype, copy=False) if s is None else s
-                       for s, v in zip(static, values, strict=True)]
+            if grad.shape != arrays[0].shape:
+                raise errors.InvalidArgumentError(
+                    None, op, f"var and grad do not have the same shape: variable '{names[0]}' "
+                    f"{fmt(arrays[0].shape)}, gradient {fmt(grad.shape)}")
+            scalars = [_scalar(op, h, v, dtype) if s is None else s
+                       for h, s, v in zip(self.hypers, static, values, strict=True)]
             if chunked and grad.size > 16 * CHUNK:
                 flat = [a.reshape(-1) for a in (*arrays, grad)]
                 for start in range(0, grad.size, CHUNK):
@@ -94,6 +99,14 @@ class ApplyOp(OpDef):
             return arrays[0]
 
         return apply
+
+
+def _scalar(op: Operation, name: str, value: Any, dtype: Any) -> Any:
+    """A hyperparameter computed at run time, in the variable's dtype; must be a scalar."""
+    if value.ndim:
+        raise errors.InvalidArgumentError(
+            None, op, f"{name} is not a scalar: got shape {fmt(value.shape)} for '{op.name}'")
+    return value.astype(dtype, copy=False)
 
 
 def _constant_scalar(t: Tensor, dtype: Any) -> Any:

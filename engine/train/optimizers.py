@@ -105,12 +105,16 @@ class Optimizer:
         name: str | None = None,
     ) -> Operation:
         """One op running every variable's update, then incrementing `global_step` if given."""
-        pairs = [tuple(p) for p in grads_and_vars]
+        pairs = [tuple(p) if isinstance(p, list | tuple) else p for p in grads_and_vars]
         if not pairs:
             raise ValueError("No variables provided.")
-        for _, v in pairs:
-            if not isinstance(v, Variable):
-                raise TypeError(f"Argument is not a tf.Variable: {v!r}")
+        for p in pairs:
+            if not isinstance(p, tuple) or len(p) != 2:
+                raise TypeError(f"grads_and_vars must hold (gradient, variable) pairs, got {p!r}.")
+            if not isinstance(p[1], Variable):
+                raise TypeError(f"Argument is not a tf.Variable: {p[1]!r}")
+        if global_step is not None and not isinstance(global_step, Variable):
+            raise TypeError(f"global_step must be a tf.Variable (or None), got {global_step!r}.")
         live = [(g, v) for g, v in pairs if g is not None]
         if not live:
             raise ValueError(f"No gradients provided for any variable: "

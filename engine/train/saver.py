@@ -24,6 +24,7 @@ from engine.graph import GraphKeys, Tensor, get_default_graph
 from engine.ops.array_ops import placeholder
 from engine.ops.control_flow_ops import group
 from engine.ops.state_ops import assign
+from engine.session import Session
 from engine.shapes import compatible, fmt
 from engine.train.training_util import global_step as _step_value
 from engine.variables import Variable
@@ -63,6 +64,9 @@ class Saver:
     def save(self, sess: Any, save_path: str, global_step: Any = None) -> str:
         """Write the variables' values in `sess`; returns the checkpoint prefix
         (`save_path`, or `save_path-<step>` when global_step is given)."""
+        _check_session(sess)
+        if not isinstance(save_path, str):
+            raise TypeError(f"save_path must be a string, got {save_path!r}.")
         if global_step is not None:
             step = (global_step if isinstance(global_step, int | np.integer)
                     else _step_value(sess, global_step))
@@ -78,20 +82,29 @@ class Saver:
 
     def restore(self, sess: Any, save_path: str) -> None:
         """Load every variable of this Saver from checkpoint `save_path` into `sess`."""
+        _check_session(sess)
         if save_path is None:
             raise ValueError("Can't load save_path when it is None.")
+        if not isinstance(save_path, str):
+            raise TypeError(f"save_path must be a string, got {save_path!r}.")
         path = save_path + SUFFIX
         if not os.path.isfile(path):
             raise ValueError(f"The passed save_path is not a valid checkpoint: {save_path}")
         feeds = {}
-        with np.load(path, allow_pickle=False) as data:
-            for key, var in self._vars.items():
-                if key not in data.files:
-                    raise errors.NotFoundError(
-                        None, None, f"Key {key} not found in checkpoint {save_path}")
-                value = data[key]
-                _check_restorable(key, var, value, save_path)
-                feeds[self._feeds[key]] = value
+        try:
+            # our own handle: np.load leaks its file when the zip is unreadable
+            with open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
+                for key, var in self._vars.items():
+                    if key not in data.files:
+                        raise errors.NotFoundError(
+                            None, None, f"Key {key} not found in checkpoint {save_path}")
+                    value = data[key]
+                    _check_restorable(key, var, value, save_path)
+                    feeds[self._feeds[key]] = value
+        except (OSError, EOFError, ValueError, zipfile.BadZipFile) as e:
+            raise errors.DataLossError(
+                None, None, f"Unable to read checkpoint {save_path}: {e}. The file is truncated, "
+                            f"corrupt or was not written by tf.train.Saver.") from e
         sess.run(self._restore_op, feeds)
 
     def _remember(self, path: str) -> None:
@@ -106,6 +119,11 @@ class Saver:
                 os.remove(self._last.pop(0) + SUFFIX)
 
 
+def _check_session(sess: Any) -> None:
+    if not isinstance(sess, Session):
+        raise TypeError(f"'sess' must be a Session; {sess!r}")
+
+
 def _named(var_list: Sequence[Variable] | Mapping[str, Variable] | None) -> dict[str, Variable]:
     """Checkpoint keys: the dict's keys, or each variable's op name ('W', 'W/Adam')."""
     if var_list is None:
@@ -115,6 +133,8 @@ def _named(var_list: Sequence[Variable] | Mapping[str, Variable] | None) -> dict
     else:
         named = {}
         for var in var_list:
+            if not isinstance(var, Variable):
+                raise TypeError(f"Saver can only save Variables, got {var!r}.")
             if var.op.name in named:
                 raise ValueError(f"At least two variables have the same name: {var.op.name}")
             named[var.op.name] = var
@@ -173,11 +193,14 @@ def latest_checkpoint(checkpoint_dir: str) -> str | None:
     try:
         with open(os.path.join(checkpoint_dir, CHECKPOINT_FILENAME), encoding="utf-8") as f:
             lines = f.read().splitlines()
-    except FileNotFoundError:
-        return None
+    except (OSError, UnicodeDecodeError):
+        return None  # missing or unreadable: no checkpoint, as in TF
     for line in lines:
         key, _, value = line.partition(":")
         if key.strip() == "model_checkpoint_path":
-            path = os.path.join(checkpoint_dir, json.loads(value))
+            try:
+                path = os.path.join(checkpoint_dir, json.loads(value))
+            except (TypeError, ValueError):
+                return None  # a corrupt state file names no checkpoint, as in TF
             return path if os.path.isfile(path + SUFFIX) else None
     return None

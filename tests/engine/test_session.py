@@ -1,5 +1,7 @@
 """Graphs and Sessions: the seed examples, fetch/feed structure, isolation and errors."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -325,3 +327,64 @@ def test_integer_paths_carry_no_gradient() -> None:
     assert dn is None
     with tf.Session() as sess:
         assert sess.run(dx, {x: 1.0}) == 9.0
+
+
+# -- make_callable --------------------------------------------------------------------------------
+def test_make_callable_feeds_in_order_and_keeps_the_fetch_structure() -> None:
+    x = tf.placeholder(tf.float32, [None, 2])
+    y = tf.placeholder(tf.float32, [])
+    total = tf.reduce_sum(x) * y
+    with tf.Session() as sess:
+        single = sess.make_callable(total, [x, y])
+        assert single([[1.0, 2.0]], 2.0) == 6.0
+        nested = sess.make_callable({"t": [total, x], "op": tf.no_op()}, ["Placeholder_1:0", x])
+        out = nested(3.0, np.ones((2, 2)))
+        assert out["t"][0] == 12.0 and out["op"] is None
+        np.testing.assert_array_equal(out["t"][1], np.ones((2, 2), np.float32))
+        assert sess.make_callable([total, x], [x, y])(np.ones((1, 2)), 1.0)[0] == 2.0
+
+
+def test_make_callable_compiles_once_and_shares_the_run_cache() -> None:
+    x = tf.placeholder(tf.float32, [None])
+    y = x * 2
+    with tf.Session() as sess:
+        call = sess.make_callable(y, [x])
+        assert len(sess._plans) == 1
+        for n in range(1, 4):
+            np.testing.assert_array_equal(call(np.arange(n)), np.arange(n) * 2)
+        sess.run(y, {x: [1.0]})
+        assert len(sess._plans) == 1
+
+
+def test_make_callable_errors() -> None:
+    x = tf.placeholder(tf.float32, [None, 2])
+    y = x + 1
+    sess = tf.Session()
+    call = sess.make_callable(y, [x])
+    with pytest.raises(TypeError, match="takes 1 feed value"):
+        call()
+    with pytest.raises(ValueError, match="Cannot feed value of shape"):
+        call(np.ones(3))
+    with pytest.raises(ValueError, match="Cannot feed value"):
+        call([["a", "b"]])
+    with pytest.raises(TypeError, match="accept_options"):
+        call(np.ones((1, 2)), options=object())
+    assert sess.make_callable(y, [x], accept_options=True)(np.ones((1, 2)),
+                                                           options=None).shape == (1, 2)
+    with pytest.raises(ValueError, match="more than once"):
+        sess.make_callable(y, [x, x])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="must feed"):
+        sess.make_callable(y)()
+    sess.close()
+    with pytest.raises(RuntimeError, match="closed Session"):
+        call(np.ones((1, 2)))
+
+
+def test_inf_and_nan_are_computed_without_warnings() -> None:
+    x = tf.placeholder(tf.float32, [2])
+    y = tf.log(x) / x
+    with tf.Session() as sess, warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not np.isfinite(sess.run(y, {x: [0.0, -1.0]})).any()
+        assert not np.isfinite(sess.make_callable(y, [x])(np.zeros(2, np.float32))).any()
+    assert np.geterr()["divide"] == "warn"  # the caller's numpy settings are untouched

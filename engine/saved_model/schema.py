@@ -1,0 +1,307 @@
+"""model.json: the hand-written schema check (numpy only, no jsonschema) and the graph rebuild.
+
+`validate_document` turns the parsed JSON into typed `Node`s and `Signature`s or raises one
+`SnapshotError` saying what is wrong and where. It checks structure and types, the format and
+its version, unique and safe names, that inputs refer to earlier nodes only (so the node list
+is a topological order and cycles cannot be written down), op types against the servable
+op set, attrs against each op's attr types, shapes and dtypes against fixed bounds, Const
+weights against the declared weight table, and that every signature can run on its inputs.
+`build_graph` then recreates the nodes with `Graph.create_op` and checks that each op's shape
+rule gives the outputs the file declares.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from engine import dtypes as _dtypes
+from engine.graph import Graph
+from engine.registry import registered_types
+from engine.saved_model.format import (
+    FORMAT,
+    FORMAT_VERSION,
+    MAX_ITEMS,
+    NODE_NAME,
+    SIGNATURE_KEY,
+    WEIGHT_FILES,
+    WEIGHT_NAME,
+    SnapshotError,
+    describe,
+    dtype_of,
+    expect,
+    expect_keys,
+    expect_name,
+    shape_json,
+    shape_of,
+)
+from engine.saved_model.opset import OPS, WeightRef, decode_attrs
+from engine.shapes import Shape
+
+MAX_NODES = 1 << 20
+TOP_KEYS = {"format", "format_version", "opset", "nodes", "signatures", "metadata", "weights"}
+
+TensorInfo = tuple[_dtypes.DType, Shape]
+
+
+class Node(NamedTuple):
+    """One op of a snapshot graph; `inputs` are tensor names ("node:index") of earlier nodes.
+    A Const's `value` attr is an array or a WeightRef into the weights file."""
+
+    name: str
+    op: str
+    inputs: tuple[str, ...]
+    attrs: dict[str, Any]
+    outputs: tuple[TensorInfo, ...] | None  # None while exporting: not yet inferred
+
+
+class Signature(NamedTuple):
+    """Named input and output tensors ("node:index") of one servable function."""
+
+    inputs: dict[str, str]
+    outputs: dict[str, str]
+
+
+class Snapshot(NamedTuple):
+    nodes: list[Node]
+    signatures: dict[str, Signature]
+    metadata: dict[str, Any]
+    weights_file: str
+    sha256: str
+    tensors: dict[str, TensorInfo]  # the weights file's contents, as declared
+
+
+def validate_document(doc: Any) -> Snapshot:
+    """Check a parsed model.json completely; the typed result is safe to rebuild."""
+    where = "model.json"
+    expect_keys(doc, TOP_KEYS, where)
+    if doc["format"] != FORMAT:
+        raise SnapshotError(f"{where}: format is {describe(doc['format'])}, expected {FORMAT!r}")
+    version = expect(doc["format_version"], int, f"{where}.format_version")
+    if version != FORMAT_VERSION:
+        raise SnapshotError(f"{where}: format_version {version} is not supported (this engine "
+                            f"reads version {FORMAT_VERSION})")
+    opset = _opset(doc["opset"])
+    tensors = _weights_table(doc["weights"])
+    nodes = _nodes(doc["nodes"], opset, tensors)
+    used = {n.op for n in nodes}
+    if used != opset:
+        raise SnapshotError(f"{where}.opset: lists {sorted(opset - used)} unused, or misses "
+                            f"{sorted(used - opset)}; it must be exactly the op types used")
+    signatures = _signatures(doc["signatures"], nodes)
+    expect(doc["metadata"], dict, f"{where}.metadata")
+    return Snapshot(nodes, signatures, doc["metadata"], doc["weights"]["file"],
+                    doc["weights"]["sha256"], tensors)
+
+
+def _opset(raw: Any) -> set[str]:
+    where = "model.json.opset"
+    expect(raw, list, where)
+    for i, op in enumerate(raw):
+        _servable(expect(op, str, f"{where}[{i}]"), f"{where}[{i}]")
+    if len(set(raw)) != len(raw):
+        raise SnapshotError(f"{where}: op types listed more than once")
+    return set(raw)
+
+
+def _servable(op_type: str, where: str) -> None:
+    if op_type in OPS:
+        return
+    if op_type in registered_types():
+        raise SnapshotError(f"{where}: op type {op_type!r} is not servable (stateful or "
+                            f"training-only ops cannot be in a snapshot)")
+    raise SnapshotError(f"{where}: unknown op type {op_type[:60]!r}")
+
+
+def _weights_table(raw: Any) -> dict[str, TensorInfo]:
+    where = "model.json.weights"
+    expect_keys(raw, {"file", "sha256", "tensors"}, where)
+    if raw["file"] not in WEIGHT_FILES:
+        raise SnapshotError(f"{where}.file: {str(raw['file'])[:60]!r} is not one of "
+                            f"{', '.join(WEIGHT_FILES)}")
+    sha = expect(raw["sha256"], str, f"{where}.sha256")
+    if len(sha) != 64 or sha.strip("0123456789abcdef"):
+        raise SnapshotError(f"{where}.sha256: not a lowercase hex SHA-256 digest")
+    table = expect(raw["tensors"], dict, f"{where}.tensors")
+    out = {}
+    for key, info in table.items():
+        at = f"{where}.tensors[{key[:60]!r}]"
+        expect_name(key, WEIGHT_NAME, at)
+        expect_keys(info, {"dtype", "shape"}, at)
+        out[key] = (dtype_of(info["dtype"], f"{at}.dtype"),
+                    shape_of(info["shape"], f"{at}.shape", exact=True))
+    return out
+
+
+def _nodes(raw: Any, opset: set[str], tensors: dict[str, TensorInfo]) -> list[Node]:
+    expect(raw, list, "model.json.nodes")
+    if len(raw) > MAX_NODES:
+        raise SnapshotError(f"model.json.nodes: {len(raw)} nodes is over the limit of {MAX_NODES}")
+    outputs_of: dict[str, int] = {}
+    nodes = []
+    referenced: set[str] = set()
+    for i, item in enumerate(raw):
+        where = f"model.json.nodes[{i}]"
+        expect_keys(item, {"name", "op", "inputs", "attrs", "outputs"}, where)
+        name = expect_name(item["name"], NODE_NAME, f"{where}.name")
+        where = f"node {name!r}"
+        if name in outputs_of:
+            raise SnapshotError(f"{where}: duplicate node name")
+        op = expect(item["op"], str, f"{where}.op")
+        _servable(op, f"{where}.op")
+        if op not in opset:
+            raise SnapshotError(f"{where}: op type {op!r} is missing from model.json.opset")
+        inputs = _inputs(item["inputs"], op, outputs_of, where)
+        attrs = decode_attrs(op, item["attrs"], where)
+        outputs = _outputs(item["outputs"], where)
+        if op == "Const":
+            referenced.update(_check_const(attrs, tensors, where))
+        outputs_of[name] = len(outputs)
+        nodes.append(Node(name, op, inputs, attrs, outputs))
+    unused = sorted(tensors.keys() - referenced)
+    if unused:
+        raise SnapshotError(f"model.json.weights.tensors: {unused[:5]} not used by any Const")
+    return nodes
+
+
+def _tensor_ref(raw: Any, outputs_of: Mapping[str, int], where: str) -> str:
+    """A "node:index" reference to an output of a node defined before this point."""
+    expect(raw, str, where)
+    node, _, index = raw.rpartition(":")
+    if not node or not (index.isascii() and index.isdigit()) or len(index) > 6:
+        raise SnapshotError(f"{where}: {raw[:80]!r} is not a tensor name of the form 'node:index'")
+    if node not in outputs_of:
+        raise SnapshotError(f"{where}: {raw[:80]!r} refers to {node[:60]!r}, which is not an "
+                            f"earlier node (forward references and cycles are not allowed)")
+    if int(index) >= outputs_of[node]:
+        raise SnapshotError(f"{where}: {raw[:80]!r}: node {node!r} has only "
+                            f"{outputs_of[node]} output(s)")
+    return f"{node}:{int(index)}"  # one spelling per tensor ("x:00" is "x:0")
+
+
+def _inputs(raw: Any, op: str, outputs_of: Mapping[str, int], where: str) -> tuple[str, ...]:
+    expect(raw, list, f"{where}.inputs")
+    spec = OPS[op]
+    top = MAX_ITEMS if spec.max_inputs is None else spec.max_inputs
+    if not spec.min_inputs <= len(raw) <= top:
+        wanted = spec.min_inputs if spec.min_inputs == top else f"{spec.min_inputs} to {top}"
+        raise SnapshotError(f"{where}: {op} takes {wanted} input(s), got {len(raw)}")
+    return tuple(_tensor_ref(r, outputs_of, f"{where}.inputs[{i}]") for i, r in enumerate(raw))
+
+
+def _outputs(raw: Any, where: str) -> tuple[TensorInfo, ...]:
+    expect(raw, list, f"{where}.outputs")
+    if len(raw) > MAX_ITEMS:
+        raise SnapshotError(f"{where}.outputs: {len(raw)} outputs is over the limit")
+    out = []
+    for i, info in enumerate(raw):
+        at = f"{where}.outputs[{i}]"
+        expect_keys(info, {"dtype", "shape"}, at)
+        out.append((dtype_of(info["dtype"], f"{at}.dtype"), shape_of(info["shape"], f"{at}.shape")))
+    return tuple(out)
+
+
+def _check_const(attrs: dict[str, Any], tensors: dict[str, TensorInfo], where: str) -> set[str]:
+    """A Const's value must match its dtype attr; returns the weight it uses, if any."""
+    value = attrs["value"]
+    if isinstance(value, WeightRef):
+        if value.key not in tensors:
+            raise SnapshotError(f"{where}: weight {value.key!r} is not in "
+                                f"model.json.weights.tensors")
+        dtype = tensors[value.key][0]
+    else:
+        dtype = _dtypes.as_dtype(value.dtype)
+    if dtype != attrs["dtype"]:
+        raise SnapshotError(f"{where}: value has dtype {dtype.name}, attr dtype says "
+                            f"{attrs['dtype'].name}")
+    return {value.key} if isinstance(value, WeightRef) else set()
+
+
+def _signatures(raw: Any, nodes: list[Node]) -> dict[str, Signature]:
+    expect(raw, dict, "model.json.signatures")
+    if not raw:
+        raise SnapshotError("model.json.signatures: no signature")
+    by_name = {n.name: n for n in nodes}
+    out = {}
+    for key, sig in raw.items():
+        where = f"signature {key[:60]!r}"
+        expect_name(key, SIGNATURE_KEY, where)
+        expect_keys(sig, {"inputs", "outputs"}, where)
+        inputs = _ends(sig["inputs"], by_name, f"{where}.inputs")
+        outputs = _ends(sig["outputs"], by_name, f"{where}.outputs")
+        if not outputs:
+            raise SnapshotError(f"{where}: no outputs")
+        for name, ref in inputs.items():
+            node = by_name[ref.rpartition(":")[0]]
+            if node.op != "Placeholder":
+                raise SnapshotError(f"{where}.inputs[{name!r}]: {ref!r} is not a Placeholder")
+        if len(set(inputs.values())) != len(inputs):
+            raise SnapshotError(f"{where}.inputs: two inputs name the same tensor")
+        _check_runnable(inputs, outputs, by_name, where)
+        out[key] = Signature(inputs, outputs)
+    return out
+
+
+def _ends(raw: Any, by_name: dict[str, Node], where: str) -> dict[str, str]:
+    """Signature inputs or outputs: name -> tensor, with dtype and shape as the node says."""
+    expect(raw, dict, where)
+    outputs_of = {name: len(node.outputs) for name, node in by_name.items()}
+    out = {}
+    for name, info in raw.items():
+        at = f"{where}[{name[:60]!r}]"
+        expect_name(name, SIGNATURE_KEY, at)
+        expect_keys(info, {"tensor", "dtype", "shape"}, at)
+        ref = _tensor_ref(info["tensor"], outputs_of, f"{at}.tensor")
+        node, _, index = ref.rpartition(":")
+        dtype, shape = by_name[node].outputs[int(index)]
+        if dtype_of(info["dtype"], f"{at}.dtype") != dtype or \
+                shape_of(info["shape"], f"{at}.shape") != shape:
+            raise SnapshotError(f"{at}: declared {info['dtype']} {info['shape']}, but tensor "
+                                f"{ref!r} is {dtype.name} {shape_json(shape)}")
+        out[name] = ref
+    return out
+
+
+def _check_runnable(inputs: dict[str, str], outputs: dict[str, str], by_name: dict[str, Node],
+                    where: str) -> None:
+    """Every Placeholder the outputs depend on must be one of the signature's inputs."""
+    fed = {ref.rpartition(":")[0] for ref in inputs.values()}
+    seen: set[str] = set()
+    pending = [ref.rpartition(":")[0] for ref in outputs.values()]
+    while pending:
+        name = pending.pop()
+        if name in seen or name in fed:
+            continue
+        seen.add(name)
+        node = by_name[name]
+        if node.op == "Placeholder":
+            raise SnapshotError(f"{where}: its outputs need Placeholder {name!r}, which is not "
+                                f"one of its inputs")
+        pending.extend(ref.rpartition(":")[0] for ref in node.inputs)
+
+
+def build_graph(nodes: Sequence[Node], weights: Mapping[str, np.ndarray]) -> Graph:
+    """A fresh Graph holding `nodes`, each checked to give the outputs it declares, if any."""
+    graph = Graph()
+    for node in nodes:
+        attrs = dict(node.attrs)
+        if isinstance(attrs.get("value"), WeightRef):
+            attrs["value"] = weights[attrs["value"].key]
+        inputs = [graph.get_tensor_by_name(ref) for ref in node.inputs]
+        try:
+            op = graph.create_op(node.op, inputs, attrs, node.name, exact_name=True)
+        except Exception as e:  # a shape rule meeting hostile attrs may raise anything
+            raise SnapshotError(f"node {node.name!r} ({node.op}): cannot be rebuilt: "
+                                f"{type(e).__name__}: {e}") from None
+        got = tuple((t.dtype, t.static_shape) for t in op.outputs)
+        if node.outputs is not None and got != node.outputs:
+            raise SnapshotError(f"node {node.name!r} ({node.op}): declares outputs "
+                                f"{_fmt(node.outputs)}, but its inputs and attrs give {_fmt(got)}")
+    graph.finalize()
+    return graph
+
+
+def _fmt(outputs: Sequence[TensorInfo]) -> str:
+    return ", ".join(f"{d.name} {shape_json(s)}" for d, s in outputs) or "none"
