@@ -46,6 +46,8 @@ def gradients(
     if len(grad_ys_list) != len(ys_list):
         raise ValueError(f"Passed {len(grad_ys_list)} grad_ys for {len(ys_list)} ys.")
     stops = {_tensor(s) for s in _as_list(stop_gradients)} if stop_gradients is not None else set()
+    if not xs_list:
+        return []
     graph = graph_of(ys_list + xs_list)
 
     between = _ops_between(graph.get_operations(), xs_list, ys_list, stops)

@@ -301,6 +301,13 @@ class Graph:
                     f"Tensor {t.name} must be from the same graph as the op being created "
                     f"({op_type}); it belongs to another Graph."
                 )
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"Op name must be a string, got {name!r}.")
+        if name and not _VALID_NAME.match(name):
+            raise ValueError(
+                f"'{name}' is not a valid op name: use letters, digits and '._-/', starting "
+                f"with a letter, digit or '.'."
+            )
         op_def = lookup(op_type)
         full_name = name if exact_name else self.unique_name(name or op_type)
         if exact_name:
@@ -337,6 +344,8 @@ class Graph:
     @contextlib.contextmanager
     def name_scope(self, name: str | None) -> Iterator[str]:
         """Enter a name scope; yields the scope string with a trailing '/'."""
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"Scope name must be a string, got {name!r}.")
         old = self._name_stack
         if name is None or name == "":
             self._name_stack = ""
@@ -597,7 +606,14 @@ def _is_tensorlike(v: Any) -> bool:
 
 
 def _cast_literal(value: Any, dtype: _dtypes.DType) -> Any:
-    arr = np.asarray(value)
+    """A python/numpy operand converted to the other operand's dtype, refusing lossy casts."""
+    try:
+        arr = np.asarray(value)
+    except ValueError:
+        raise ValueError(
+            f"Cannot use {value!r} with a {dtype.name} tensor: it is a non-rectangular "
+            f"(ragged) nested list."
+        ) from None
     if arr.dtype.kind == "f" and dtype.is_integer:
         raise TypeError(
             f"Cannot convert {value!r} to EagerTensor of dtype {dtype.name}: a float literal "
@@ -605,4 +621,11 @@ def _cast_literal(value: Any, dtype: _dtypes.DType) -> Any:
         )
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"Cannot use {value!r} in an expression with a {dtype.name} tensor.")
+    if dtype.is_integer and arr.dtype.kind in "iu" and arr.size and (
+        arr.min() < dtype.min or arr.max() > dtype.max
+    ):
+        raise ValueError(
+            f"Value {value!r} is out of range for a {dtype.name} tensor "
+            f"([{dtype.min}, {dtype.max}])."
+        )
     return arr.astype(dtype.np)

@@ -199,7 +199,6 @@ def test_public_function_with_bad_arguments(qualname: str, fn: Callable[..., Any
 
 # -- build time: the exception names the op, tensor or argument to fix ----------------------------
 # Gaps whose fix belongs in engine/graph.py (binary_inputs/_cast_literal, name scopes, op names).
-GRAPH_PY = pytest.mark.xfail(strict=True, reason="fix pending in engine/graph.py")
 
 BUILD_CASES = [
     # shapes that clash or have the wrong rank
@@ -319,7 +318,7 @@ BUILD_CASES = [
     pytest.param(lambda: tf.constant([[1, 2], [3]]), ("non-rectangular", "[[1, 2], [3]]"),
                  id="constant-ragged"),
     pytest.param(lambda: tf.add(f(2), [[1.0], [1.0, 2.0]]), ("non-rectangular",),
-                 id="add-ragged", marks=GRAPH_PY),
+                 id="add-ragged"),
     pytest.param(lambda: tf.Variable([[1.0], [1.0, 2.0]]), ("non-rectangular",),
                  id="variable-ragged"),
     pytest.param(lambda: tf.transpose(f(2, 3), [[1], [0, 1]]), ("'perm'",), id="perm-ragged"),
@@ -414,13 +413,12 @@ BUILD_CASES = [
                  id="initializer-ints"),
     pytest.param(lambda: tf.device(5).__enter__(), ("device", "5"), id="device-int"),
     pytest.param(lambda: tf.Session(graph=5), ("tf.Graph", "5"), id="session-graph"),
-    pytest.param(lambda: tf.name_scope(5).__enter__(), ("5",), id="scope-int", marks=GRAPH_PY),
-    pytest.param(lambda: tf.placeholder(tf.float32, name=5), ("5",), id="op-name-int",
-                 marks=GRAPH_PY),
+    pytest.param(lambda: tf.name_scope(5).__enter__(), ("5",), id="scope-int"),
+    pytest.param(lambda: tf.placeholder(tf.float32, name=5), ("5",), id="op-name-int"),
     pytest.param(lambda: tf.placeholder(tf.float32, name="bad name!"), ("bad name!",),
-                 id="op-name-chars", marks=GRAPH_PY),
+                 id="op-name-chars"),
     pytest.param(lambda: tf.add(tf.constant(1, tf.int8), 300), ("300", "int8"),
-                 id="literal-overflow", marks=GRAPH_PY),
+                 id="literal-overflow"),
 ]
 
 

@@ -388,3 +388,7 @@ def test_inf_and_nan_are_computed_without_warnings() -> None:
         assert not np.isfinite(sess.run(y, {x: [0.0, -1.0]})).any()
         assert not np.isfinite(sess.make_callable(y, [x])(np.zeros(2, np.float32))).any()
     assert np.geterr()["divide"] == "warn"  # the caller's numpy settings are untouched
+
+
+def test_gradients_with_no_xs_is_empty() -> None:
+    assert tf.gradients(tf.constant(1.0), []) == []
