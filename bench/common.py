@@ -55,3 +55,19 @@ def torch_available() -> bool:
     except ImportError:
         return False
     return True
+
+
+def torch_train_step(model: Any, optimizer: Any, x: Any, labels: Any) -> Callable[[], float]:
+    """One PyTorch eager training step (cross-entropy on class ids), the usual peer."""
+    import torch
+
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def step() -> float:
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(model(x), labels)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    return step

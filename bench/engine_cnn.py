@@ -17,7 +17,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import blas_report, limit_threads, median_ms, torch_available
+from common import (
+    blas_report,
+    limit_threads,
+    median_ms,
+    torch_available,
+    torch_train_step,
+)
 
 import engine as tf
 
@@ -77,16 +83,7 @@ def torch_step(batch: int) -> callable:
     xb, yb = batch_data(batch)
     x = torch.from_numpy(xb).reshape(-1, 1, 28, 28)
     y = torch.from_numpy(yb.argmax(1))
-    loss_fn = nn.CrossEntropyLoss()
-
-    def step() -> float:
-        opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss.item()
-
-    return step
+    return torch_train_step(model, opt, x, y)
 
 
 def main() -> None:

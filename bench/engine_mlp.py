@@ -19,7 +19,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import blas_report, limit_threads, median_ms, torch_available
+from common import (
+    blas_report,
+    limit_threads,
+    median_ms,
+    torch_available,
+    torch_train_step,
+)
 
 import engine as tf
 
@@ -119,16 +125,7 @@ def torch_step(dims: list[int], batch: int) -> callable:
     opt = torch.optim.Adam(model.parameters(), lr=LR, betas=(B1, B2), eps=EPS)
     xb, yb = data(batch, dims)
     x, y = torch.from_numpy(xb), torch.from_numpy(yb.argmax(1))
-    loss_fn = torch.nn.CrossEntropyLoss()
-
-    def step() -> float:
-        opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss.item()
-
-    return step
+    return torch_train_step(model, opt, x, y)
 
 
 def steps_for(batch: int, requested: int | None) -> int:
