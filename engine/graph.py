@@ -588,17 +588,16 @@ def make_op(
 
 
 def binary_inputs(x: Any, y: Any) -> tuple[Tensor, Tensor]:
-    """Convert the operands of a binary op; a python scalar takes the other operand's dtype."""
+    """Convert the operands of a binary op; a python literal takes the other operand's dtype."""
     graph = graph_of([x, y])
-    if isinstance(x, Tensor) or hasattr(x, "_as_graph_element"):
+    if _is_tensorlike(x):
         x = convert_to_tensor(x, graph=graph)
-        y = y if _is_tensorlike(y) else convert_to_tensor(_cast_literal(y, x.dtype), x.dtype,
-                                                          graph=graph)
+        if not _is_tensorlike(y):
+            y = convert_to_tensor(_cast_literal(y, x.dtype), x.dtype, graph=graph)
     elif _is_tensorlike(y):
         y = convert_to_tensor(y, graph=graph)
         x = convert_to_tensor(_cast_literal(x, y.dtype), y.dtype, graph=graph)
-    x, y = convert_to_tensor(x, graph=graph), convert_to_tensor(y, graph=graph)
-    return x, y
+    return convert_to_tensor(x, graph=graph), convert_to_tensor(y, graph=graph)
 
 
 def _is_tensorlike(v: Any) -> bool:
