@@ -1,10 +1,11 @@
-# The two commands a new user needs: `make run` (the engine demo) and `make test`.
+# The two commands a new user needs: `make run` (kumo on the embedded default: SQLite, a file
+# object store under ./kumo-data, a local runner, http://127.0.0.1:8080) and `make test`.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,10 +14,14 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
+	$(BIN)/kumo serve
+
+demo: $(STAMP)
 	$(BIN)/python -m engine.demo
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

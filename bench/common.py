@@ -1,4 +1,5 @@
-"""Shared benchmark plumbing: one BLAS thread, BLAS kernel report, median step timing."""
+"""Shared benchmark plumbing: one BLAS thread, BLAS kernel report, median step timing (alone,
+or several contenders taking turns so that a shared machine's drifting speed hits them alike)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 def limit_threads() -> Any:
     """Pin numpy's BLAS (and torch, if loaded) to one thread; returns the limiter to keep."""
+    import numpy  # noqa: F401  (its BLAS must be loaded for the limit to reach it)
     from threadpoolctl import threadpool_limits
 
     limiter = threadpool_limits(limits=1)
@@ -47,6 +49,21 @@ def median_ms(step: Callable[[], Any], steps: int, warmup: int = 3) -> float:
         step()
         times.append(time.perf_counter() - start)
     return statistics.median(times) * 1e3
+
+
+def interleaved_ms(runners: dict[str, Callable[[], Any]], rounds: int, steps: int,
+                   warmup: int = 3) -> dict[str, float]:
+    """Median over rounds of each runner's per-round median ms per call; every round runs each
+    runner `steps` times in turn, so a slow spell of the machine lands on all of them, and a
+    ratio of two results compares like with like."""
+    for run in runners.values():
+        for _ in range(warmup):
+            run()
+    samples: dict[str, list[float]] = {name: [] for name in runners}
+    for _ in range(rounds):
+        for name, run in runners.items():
+            samples[name].append(median_ms(run, steps, warmup=0))
+    return {name: statistics.median(values) for name, values in samples.items()}
 
 
 def torch_available() -> bool:

@@ -1,9 +1,10 @@
 """Train the "Deep MNIST" CNN (batch 50, Adam): engine vs PyTorch CPU, one BLAS thread.
 
-    python bench/engine_cnn.py [--steps N] [--batch 50]
+    python bench/engine_cnn.py [--rounds N] [--steps N] [--batch 50]
 
 conv5x5x32 SAME + ReLU -> maxpool 2 -> conv5x5x64 SAME + ReLU -> maxpool 2 -> fc1024 + ReLU
--> dropout 0.5 -> fc10, softmax cross-entropy, Adam 1e-4; prints median ms/step and the ratio.
+-> dropout 0.5 -> fc10, softmax cross-entropy, Adam 1e-4; prints median ms/step and the ratio,
+the engine and PyTorch taking turns (`--steps` each per round) for `--rounds` rounds.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (
     blas_report,
+    interleaved_ms,
     limit_threads,
     median_ms,
     torch_available,
@@ -88,17 +90,20 @@ def torch_step(batch: int) -> callable:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=15)
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--batch", type=int, default=50)
     args = parser.parse_args()
     _limiter = limit_threads()
     print(f"BLAS: {blas_report()}")
-    eng = median_ms(engine_step(args.batch), args.steps)
     if torch_available():
-        ref = median_ms(torch_step(args.batch), args.steps)
+        ms = interleaved_ms({"engine": engine_step(args.batch), "torch": torch_step(args.batch)},
+                            args.rounds, args.steps)
+        eng, ref = ms["engine"], ms["torch"]
         print(f"Deep MNIST CNN batch {args.batch}: engine {eng:.1f} ms/step, torch {ref:.1f} "
               f"ms/step, engine/torch {eng / ref:.2f}")
     else:
+        eng = median_ms(engine_step(args.batch), args.rounds * args.steps)
         print(f"Deep MNIST CNN batch {args.batch}: engine {eng:.1f} ms/step (PyTorch not "
               f"installed: pip install -e '.[bench]')")
 

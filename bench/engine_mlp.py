@@ -3,7 +3,8 @@
     python bench/engine_mlp.py [--device cpu|gpu] [--steps N]
 
 Prints ms/step (median) per batch size and the ratios engine/numpy and engine/torch, all
-measured in this run with one BLAS thread. `--device gpu` compares the engine on CuPy with the
+measured in this run with one BLAS thread, the three taking turns round by round (so a busy
+spell of a shared machine hits them alike). `--device gpu` compares the engine on CuPy with the
 engine on numpy instead.
 """
 
@@ -21,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (
     blas_report,
+    interleaved_ms,
     limit_threads,
     median_ms,
     torch_available,
@@ -132,6 +134,9 @@ def steps_for(batch: int, requested: int | None) -> int:
     return requested or (200 if batch <= 32 else 60 if batch <= 128 else 20)
 
 
+ROUNDS = 5  # the total steps per contender are split into this many turns
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", choices=["cpu", "gpu"], default="cpu")
@@ -157,9 +162,11 @@ def main() -> None:
           f"{'eng/np':>8}{'eng/torch':>10}")
     for dims, batch in cases:
         n = steps_for(batch, args.steps)
-        eng = median_ms(engine_step(dims, batch, ""), n)
-        hand = median_ms(numpy_step(dims, batch), n)
-        torch_ms = median_ms(torch_step(dims, batch), n) if have_torch else float("nan")
+        runners = {"engine": engine_step(dims, batch, ""), "numpy": numpy_step(dims, batch)}
+        if have_torch:
+            runners["torch"] = torch_step(dims, batch)
+        ms = interleaved_ms(runners, ROUNDS, max(n // ROUNDS, 1))
+        eng, hand, torch_ms = ms["engine"], ms["numpy"], ms.get("torch", float("nan"))
         print(f"{'-'.join(map(str, dims)):<22}{batch:>6}{eng:>11.3f}{hand:>10.3f}"
               f"{torch_ms:>10.3f}{eng / hand:>8.2f}{eng / torch_ms:>10.2f}")
 

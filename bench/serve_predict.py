@@ -12,7 +12,6 @@ starts from a numpy batch and ends with numpy arrays, for all three.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 from collections.abc import Callable
@@ -25,7 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import blas_report, limit_threads, median_ms, torch_available
+from common import blas_report, interleaved_ms, limit_threads, torch_available
 
 import engine as tf
 
@@ -112,22 +111,13 @@ def main() -> None:
             xb = np.random.default_rng(1).random((batch, DIMS[0]), dtype=np.float32)
             expected = runners["numpy"](xb)
             np.testing.assert_allclose(runners["snapshot"](xb)["probs"], expected, atol=1e-5)
-            ms = interleaved_ms(runners, xb, args.rounds, 100 if batch == 1 else 20)
+            calls = {name: (lambda run=run, xb=xb: run(xb)) for name, run in runners.items()}
+            ms = interleaved_ms(calls, args.rounds, 100 if batch == 1 else 20, warmup=5)
             torch_ms = ms.get("torch", float("nan"))
             print(f"{'-'.join(map(str, DIMS)):<20}{batch:>6}{ms['snapshot']:>13.4f}"
                   f"{ms['numpy']:>10.4f}{torch_ms:>10.4f}{ms['snapshot'] / ms['numpy']:>9.2f}"
                   f"{ms['snapshot'] / torch_ms:>12.2f}")
 
-
-def interleaved_ms(runners: dict[str, Callable[[np.ndarray], Any]], xb: np.ndarray,
-                   rounds: int, steps: int) -> dict[str, float]:
-    """Median of per-round medians, the runners taking turns each round, so that the
-    machine's drifting speed (shared cores, clock changes) affects them alike."""
-    samples: dict[str, list[float]] = {name: [] for name in runners}
-    for _ in range(rounds):
-        for name, run in runners.items():
-            samples[name].append(median_ms(lambda run=run: run(xb), steps, warmup=5))
-    return {name: statistics.median(values) for name, values in samples.items()}
 
 if __name__ == "__main__":
     main()

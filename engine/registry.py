@@ -42,6 +42,7 @@ class OpDef:
       array (or a tuple for several outputs). It is built once per compiled plan, so
       attribute handling belongs in the factory, not in the callable.
     - `grad(op, *output_grads)` builds gradient ops and returns one tensor (or None) per input.
+    - `in_place(op, ctx)`, optional: an elementwise kernel that may reuse input 0's buffer.
     """
 
     type: str = ""
@@ -50,12 +51,23 @@ class OpDef:
     stateful: bool = False
     # Attributes naming the variables an op updates in place; it runs on their device.
     var_attrs: tuple[str, ...] = ()
+    # The kernel always returns a newly allocated array (or a view of one) that nothing else
+    # references, so a later op may overwrite it (see `in_place`).
+    fresh_output: bool = False
+    # Input positions whose value only matters through its shape and dtype.
+    shape_only_inputs: tuple[int, ...] = ()
 
     def infer(self, op: Operation) -> list[Spec]:
         raise NotImplementedError(f"{self.type} has no shape rule")
 
     def kernel(self, op: Operation, ctx: ExecContext) -> Kernel:
         raise NotImplementedError(f"{self.type} has no kernel")
+
+    def in_place(self, op: Operation, ctx: ExecContext) -> Kernel | None:
+        """Optionally, a kernel like `kernel`'s that writes its result into input 0 and returns
+        it. The Session uses it only when input 0 is a `fresh_output` array that no other op
+        reads the values of; it must still work (allocating) when given a non-array."""
+        return None
 
     def grad(self, op: Operation, *grads: Tensor | None) -> Sequence[Tensor | None]:
         raise LookupError(f"No gradient defined for operation '{op.name}' (op type: {op.type})")

@@ -2,12 +2,21 @@
 
 A plan is compiled once per distinct (fetch list, feed keys) pair: the needed ops are pruned
 from the graph, put in creation (= topological) order, given integer slots, and bound to their
-kernels. Running a plan is then one flat loop over prebuilt steps, with no recursion and no
+kernels. Running a plan is then one straight pass over prebuilt steps, with no recursion and no
 per-op objects created per call.
+
+Plans of up to `STRAIGHT_LINE_LIMIT` steps are turned into one generated Python function whose
+body is the steps in order (`s7 = k3(s2, c5)`), so a step costs a kernel call and nothing else:
+a generic loop's per-step bookkeeping (slot lists, argument unpacking) is about a microsecond,
+a fifth of a batch-1 MLP prediction. The generated text is made only of integers and fixed
+words; kernels and constants are bound as objects, never spelled out, so nothing from a graph
+or a loaded snapshot (names, attributes) can reach the code. Longer plans (the 100,000-op
+chain) run the same steps in a loop.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -18,7 +27,7 @@ import numpy as np
 from engine import errors
 from engine.backend import Backend, backend_for, canonical_device
 from engine.graph import Graph, Operation, Tensor, get_default_graph
-from engine.registry import ExecContext, lookup
+from engine.registry import ExecContext, OpDef, lookup
 from engine.shapes import Shape, compatible
 
 DEFAULT_GRAPH_SEED = 87654321
@@ -29,8 +38,10 @@ try:  # numpy >= 2 keeps that state in a context variable; setting it directly c
     from numpy._core._ufunc_config import _extobj_contextvar
     from numpy._core.umath import _make_extobj
 
+    _IGNORE_ALL = _make_extobj(all="ignore")
+
     def _ignore_fp_errors() -> Any:
-        return _extobj_contextvar.set(_make_extobj(all="ignore"))
+        return _extobj_contextvar.set(_IGNORE_ALL)
 
     def _restore_fp_errors(token: Any) -> None:
         _extobj_contextvar.reset(token)
@@ -82,7 +93,7 @@ def _rebuild(template: Any, values: list[Any]) -> Any:
 class _Plan:
     """A compiled (fetches, feeds) pair: flat steps over integer slots."""
 
-    __slots__ = ("feed_slots", "fetch_slots", "initial", "ops", "steps")
+    __slots__ = ("feed_slots", "fetch_slots", "initial", "ops", "run", "steps")
 
     def __init__(self) -> None:
         # (kernel, input slots, output slot(s), slots whose last reader is this step)
@@ -92,6 +103,8 @@ class _Plan:
         self.fetch_slots: list[int | None] = []
         # the slots' values when a run starts: constants, computed once here; None elsewhere
         self.initial: list[Any] = []
+        # feed values (in feed_slots order) -> the fetch slots' raw values (None for ops)
+        self.run: Callable[..., list[Any]] = _unbound
 
 
 class Session:
@@ -171,10 +184,7 @@ class Session:
             t = self._feed_tensor(key)
             feeds[t] = _feed_value(t, value, t.dtype.np, t.static_shape)
         plan = self._plan(elements, list(feeds))
-        values = plan.initial.copy()
-        for t, slot in plan.feed_slots.items():
-            values[slot] = feeds[t]
-        return _rebuild(template, self._execute(plan, values))
+        return _rebuild(template, self._execute(plan, feeds.values()))
 
     def make_callable(self, fetches: Any, feed_list: Sequence[Any] | None = None,
                       accept_options: bool = False) -> Callable[..., Any]:
@@ -186,9 +196,10 @@ class Session:
         if len(set(fed)) != len(fed):
             raise ValueError("make_callable: feed_list names a tensor more than once.")
         plan = self._plan(elements, fed)
-        feeds = [(plan.feed_slots[t], t, t.dtype.np, t.static_shape) for t in fed]
+        checks = [_feed_check(t) for t in fed]
         # a flat list of fetches is the plan's own result list: no rebuilding per call
         flat = isinstance(template, list) and all(isinstance(x, _Leaf) for x in template)
+        execute = self._execute
 
         def call(*feed_values: Any, options: Any = None, run_metadata: Any = None) -> Any:
             if self._closed:
@@ -196,16 +207,31 @@ class Session:
             if (options is not None or run_metadata is not None) and not accept_options:
                 raise TypeError("options and run_metadata need make_callable(..., "
                                 "accept_options=True).")
-            if len(feed_values) != len(fed):
+            if len(feed_values) != len(checks):
                 raise TypeError(f"This callable takes {len(fed)} feed value(s) "
                                 f"({', '.join(t.name for t in fed)}), got {len(feed_values)}.")
-            values = plan.initial.copy()
-            for (slot, t, dtype, shape), value in zip(feeds, feed_values, strict=True):
-                values[slot] = _feed_value(t, value, dtype, shape)
-            results = self._execute(plan, values)
+            results = execute(plan, [check(v) for check, v in
+                                     zip(checks, feed_values, strict=True)])
             return results if flat else _rebuild(template, results)
 
         return call
+
+    def _validated_callable(self, fetches: Sequence[Tensor], feed_list: Sequence[Tensor]
+                            ) -> tuple[list[Callable[[Any], Any]], Callable[[list[Any]], Any]]:
+        """(checks, run) for callers that validate their inputs themselves (serving): one
+        check per feed, as `make_callable` applies it (returns the array to feed or raises
+        ValueError), and `run(checked feed values)` returning the fetched values as a list."""
+        _, elements = self._fetch_elements(list(fetches))
+        fed = [self._feed_tensor(k) for k in feed_list]
+        plan = self._plan(elements, fed)
+        execute = self._execute
+
+        def run(values: list[Any]) -> list[Any]:
+            if self._closed:
+                raise RuntimeError("Attempted to use a closed Session.")
+            return execute(plan, values)
+
+        return [_feed_check(t) for t in fed], run
 
     def _fetch_elements(self, fetches: Any) -> tuple[Any, tuple[Tensor | Operation, ...]]:
         """The structure of `fetches` with leaf placeholders, and the graph elements fetched."""
@@ -295,6 +321,8 @@ class Session:
             slots[t] = plan.feed_slots[t] = new_slot(cpu)
         constants: dict[int, Any] = {}
         moved: dict[tuple[int, str], int] = {}
+        fresh: set[int] = set()  # slots holding a new array that nothing else references
+        in_place: dict[int, tuple[Operation, OpDef, Backend]] = {}  # op steps, by position
         for op in sorted(needed, key=lambda o: o._id):
             backend = backend_for(self._device_of(op))
             in_slots = []
@@ -313,13 +341,47 @@ class Session:
                 constants[outs[0]] = kernel()
                 continue
             out: Any = outs[0] if len(outs) == 1 else tuple(outs)
+            if len(outs) == 1 and op_def.fresh_output:
+                fresh.add(outs[0])
+            in_place[len(plan.steps)] = (op, op_def, backend)
             plan.steps.append((kernel, tuple(in_slots), out, ()))
             plan.ops.append(op)
         for e in elements:
             plan.fetch_slots.append(None if isinstance(e, Operation) else slots[e])
         plan.initial = [constants.get(i) for i in range(len(slot_backend))]
+        self._reuse_buffers(plan, in_place, fresh)
         _add_frees(plan, set(constants))
+        plan.run = _straight_line(plan) if len(plan.steps) <= STRAIGHT_LINE_LIMIT \
+            else functools.partial(_run_loop, plan)
         return plan
+
+    def _reuse_buffers(self, plan: _Plan, candidates: dict[int, tuple[Operation, OpDef, Backend]],
+                       fresh: set[int]) -> None:
+        """Let elementwise ops overwrite their first input where nothing can tell: the input
+        is a new array from a `fresh_output` op, this step is the only one reading its values
+        (others may read its shape, which stays), it is not fetched, and it appears once among
+        the step's inputs. Saves an allocation and a cold pass over memory per op (bias add,
+        ReLU and its gradient in a training step; every layer of a prediction)."""
+        if not REUSE_BUFFERS:
+            return
+        value_readers: dict[int, list[int]] = {}
+        for index, (_, ins, _, _) in enumerate(plan.steps):
+            found = candidates.get(index)
+            shape_only = found[1].shape_only_inputs if found else ()
+            for position, slot in enumerate(ins):
+                if position not in shape_only:
+                    value_readers.setdefault(slot, []).append(index)
+        fetched = set(plan.fetch_slots)
+        for index, (op, op_def, backend) in candidates.items():
+            _, ins, out, frees = plan.steps[index]
+            if type(op_def).in_place is OpDef.in_place or not ins or out.__class__ is not int:
+                continue
+            slot = ins[0]
+            if slot in fresh and slot not in fetched and value_readers[slot] == [index] \
+                    and ins.count(slot) == 1:
+                kernel = op_def.in_place(op, self._context(backend))
+                if kernel is not None:
+                    plan.steps[index] = (kernel, ins, out, frees)
 
     @staticmethod
     def _transfer(plan: _Plan, consumer: Operation, src: int, frm: Backend, to: Backend,
@@ -334,55 +396,122 @@ class Session:
         moved[(src, to.name)] = dst
         return dst
 
-    def _execute(self, plan: _Plan, values: list[Any]) -> list[Any]:
-        """Run `plan` over `values`, its slots with the feeds and constants filled in."""
-        get = values.__getitem__
-        step: Any = None
+    def _execute(self, plan: _Plan, feeds: Any) -> list[Any]:
+        """Run `plan` on the feed values (in its feed order); the fetched values, on the host."""
         fp_state = _ignore_fp_errors()
         try:
-            for step in plan.steps:  # the hot loop: no enumerate, no per-step lists
-                kernel, ins, out, frees = step
-                result = kernel(*map(get, ins))
-                if out.__class__ is int:
-                    values[out] = result
-                elif out:
-                    for slot, value in zip(out, result, strict=True):
-                        values[slot] = value
-                for slot in frees:
-                    values[slot] = None
-        except errors.OpError:
-            raise
-        except MemoryError as e:
-            op = plan.ops[_index(plan, step)]
-            raise errors.ResourceExhaustedError(
-                None, op, f"OOM when running '{op.name}' (op: {op.type}): {e}"
-            ) from e
-        except Exception as e:
-            op = plan.ops[_index(plan, step)]
-            shapes = ", ".join(str(getattr(values[i], "shape", "?")) for i in step[1])
-            raise errors.InvalidArgumentError(
-                None, op, f"{e} [[node {op.name} (op: {op.type}) with input shapes: {shapes}]]"
-            ) from e
+            values = plan.run(*feeds)
         finally:
             _restore_fp_errors(fp_state)
-        return [None if slot is None else self._fetch_value(values[slot])
-                for slot in plan.fetch_slots]
+        fetch = self._fetch_value  # a fetched Operation is the only None among the values
+        return [None if value is None else fetch(value) for value in values]
 
     def _fetch_value(self, value: Any) -> Any:
-        """Host copy of a fetched value; never an alias of variable storage."""
-        if not isinstance(value, np.ndarray):
+        """Host copy of a fetched value; never an alias of variable storage or a constant."""
+        if value.__class__ is not np.ndarray and not isinstance(value, np.ndarray):
             host = isinstance(value, np.generic | int | float | bool | bytes)
-            value = np.asarray(value) if host else value.get()
-        elif not (value.flags.owndata and value.flags.writeable) or (self._variables and any(
+            return _fetch_scalar(np.asarray(value) if host else value.get())
+        if value.base is not None or not value.flags.writeable or (self._variables and any(
             value is v for v in self._variables.values()
         )):
             value = value.copy()
         return value[()] if value.ndim == 0 else value
 
 
-def _index(plan: _Plan, step: Any) -> int:
-    """The position of `step` in the plan (looked up only when a step fails)."""
-    return next(i for i, s in enumerate(plan.steps) if s is step)
+def _fetch_scalar(value: np.ndarray) -> Any:
+    return value[()] if value.ndim == 0 else value
+
+
+STRAIGHT_LINE_LIMIT = 2000  # steps; compiling a longer plan would cost more than it saves
+REUSE_BUFFERS = True  # let elementwise ops overwrite dead inputs (tests turn it off to compare)
+
+
+def _unbound(*feeds: Any) -> list[Any]:
+    raise RuntimeError("plan used before it was compiled")
+
+
+def _step_failed(plan: _Plan, index: int, error: Exception, values: Callable[[int], Any]) -> None:
+    """Raise the TF-style error for step `index` failing with `error` (OpErrors pass through);
+    `values(slot)` reads the step's inputs for the message."""
+    if isinstance(error, errors.OpError):
+        raise error
+    op = plan.ops[index]
+    if isinstance(error, MemoryError):
+        raise errors.ResourceExhaustedError(
+            None, op, f"OOM when running '{op.name}' (op: {op.type}): {error}") from error
+    shapes = ", ".join(str(getattr(values(i), "shape", "?")) for i in plan.steps[index][1])
+    raise errors.InvalidArgumentError(
+        None, op, f"{error} [[node {op.name} (op: {op.type}) with input shapes: {shapes}]]"
+    ) from error
+
+
+def _run_loop(plan: _Plan, *feeds: Any) -> list[Any]:
+    """The plan's steps in a loop over a list of slots (plans too long to compile)."""
+    values = plan.initial.copy()
+    for slot, value in zip(plan.feed_slots.values(), feeds, strict=True):
+        values[slot] = value
+    get = values.__getitem__
+    step: Any = None
+    try:
+        for step in plan.steps:
+            kernel, ins, out, frees = step
+            result = kernel(*map(get, ins))
+            if out.__class__ is int:
+                values[out] = result
+            elif out:
+                for slot, value in zip(out, result, strict=True):
+                    values[slot] = value
+            for slot in frees:
+                values[slot] = None
+    except Exception as e:
+        _step_failed(plan, next(i for i, s in enumerate(plan.steps) if s is step), e, get)
+    return [None if slot is None else values[slot] for slot in plan.fetch_slots]
+
+
+def _straight_line(plan: _Plan) -> Callable[..., list[Any]]:
+    """The plan as one generated function of the feed values: a line per step, locals for
+    slots. Only integers are formatted into the text; kernels and constants are bound by
+    reference in the function's namespace."""
+    feed_names = {slot: f"f{i}" for i, slot in enumerate(plan.feed_slots.values())}
+    namespace: dict[str, Any] = {"_step_failed": _step_failed, "_plan": plan}
+
+    def name(slot: int) -> str:
+        if slot in feed_names:
+            return feed_names[slot]
+        if plan.initial[slot] is not None:
+            namespace[f"c{slot:d}"] = plan.initial[slot]
+            return f"c{slot:d}"
+        return f"s{slot:d}"
+
+    body = []
+    for index, (kernel, ins, out, frees) in enumerate(plan.steps):
+        namespace[f"k{index:d}"] = kernel
+        target = name(out) if out.__class__ is int else \
+            "".join(f"{name(slot)}, " for slot in out) or "_"
+        body.append(f"        i = {index:d}; {target} = k{index:d}({', '.join(map(name, ins))})")
+        dead = [name(slot) for slot in frees if plan.initial[slot] is None]
+        if dead:
+            body.append(f"        del {', '.join(dead)}")
+    fetched = ", ".join("None" if slot is None else name(slot) for slot in plan.fetch_slots)
+    source = "\n".join([
+        f"def run({', '.join(feed_names.values())}):",
+        "    i = 0",
+        "    try:",
+        *body,
+        "        pass",
+        "    except Exception as e:",
+        "        scope = locals()",
+        "        _step_failed(_plan, i, e, lambda slot: _lookup(scope, slot))",
+        f"    return [{fetched}]",
+    ])
+
+    def lookup(scope: dict[str, Any], slot: int) -> Any:
+        key = name(slot)
+        return scope.get(key, namespace.get(key))
+
+    namespace["_lookup"] = lookup
+    exec(compile(source, "<engine plan>", "exec"), namespace)  # integers only: see above
+    return namespace["run"]
 
 
 def _add_frees(plan: _Plan, constants: set[int]) -> None:
@@ -430,6 +559,38 @@ def _sessions() -> list[Session]:
 
 def get_default_session() -> Session | None:
     return _sessions()[-1] if _sessions() else None
+
+
+def _feed_check(t: Tensor) -> Callable[[Any], Any]:
+    """`_feed_value` for one tensor, with the common case (an ndarray of the right dtype whose
+    shape fits) decided by a few precomputed comparisons."""
+    dtype, shape = t.dtype.np, t.static_shape
+    if shape is None:
+        return lambda value: _feed_value(t, value, dtype, shape)
+    rank = len(shape)
+    known = tuple((axis, size) for axis, size in enumerate(shape) if size is not None)
+    if len(known) == 1:
+        (axis, size), = known
+
+        def check_one(value: Any) -> Any:
+            if value.__class__ is np.ndarray and value.dtype is dtype and \
+                    value.ndim == rank and value.shape[axis] == size:
+                return value
+            return _feed_value(t, value, dtype, shape)
+
+        return check_one
+
+    def check(value: Any) -> Any:
+        if value.__class__ is np.ndarray and value.dtype is dtype and value.ndim == rank:
+            dims = value.shape
+            for axis, size in known:
+                if dims[axis] != size:
+                    break
+            else:
+                return value
+        return _feed_value(t, value, dtype, shape)
+
+    return check
 
 
 def _feed_value(t: Tensor, value: Any, dtype: np.dtype, shape: Shape) -> Any:

@@ -8,7 +8,14 @@ A summary op outputs a 0-d `string` tensor holding JSON bytes that map tags to n
 
 (`step` is null without a global step; non-finite values are written as NaN/Infinity, as
 Python's json does). The platform's job runner collects exactly these lines as the trial's
-metrics, so the file name and fields are an interface. `FileWriter(logdir, graph)` and
+metrics, so the file name and fields are an interface.
+
+When the environment variable `KUMO_METRICS_FILE` names a file (the job runner sets it for
+each trial; read when a FileWriter is made), every FileWriter also appends each of those
+lines there: parent directories are created, the file is opened in append mode and each line
+goes out in one `write` call, so several writers (processes or threads) sharing the file
+never interleave within a line. Nothing is mirrored when the variable is unset or empty, or
+when it names the writer's own metrics.jsonl. `FileWriter(logdir, graph)` and
 `add_graph` write `<logdir>/graph.json`: the graph's nodes with their op types, inputs,
 JSON-safe attributes and output dtypes/shapes.
 
@@ -200,7 +207,9 @@ class FileWriter:
     def __init__(self, logdir: str, graph: Graph | None = None) -> None:
         os.makedirs(logdir, exist_ok=True)
         self._logdir = logdir
-        self._file = open(os.path.join(logdir, METRICS_FILENAME), "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        own = os.path.join(logdir, METRICS_FILENAME)
+        self._file = open(own, "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        self._mirror = _open_mirror(own)  # KUMO_METRICS_FILE's descriptor, or None
         if graph is not None:
             self.add_graph(graph)
 
@@ -217,6 +226,9 @@ class FileWriter:
         if lines:
             self._file.write("\n".join(lines) + "\n")
             self._file.flush()
+            if self._mirror is not None:
+                for line in lines:  # one O_APPEND write per line: whole lines only
+                    os.write(self._mirror, f"{line}\n".encode())
 
     def add_graph(self, graph: Graph) -> None:
         path = os.path.join(self._logdir, GRAPH_FILENAME)
@@ -230,6 +242,9 @@ class FileWriter:
 
     def close(self) -> None:
         self._file.close()
+        if self._mirror is not None:
+            os.close(self._mirror)
+            self._mirror = None
 
     def __enter__(self) -> FileWriter:
         return self
@@ -237,6 +252,21 @@ class FileWriter:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+METRICS_FILE_ENV = "KUMO_METRICS_FILE"
+
+
+def _open_mirror(own_path: str) -> int | None:
+    """An append-only descriptor for $KUMO_METRICS_FILE, unless unset or `own_path` itself."""
+    path = os.environ.get(METRICS_FILE_ENV, "")
+    if not path:
+        return None
+    path = os.path.abspath(path)
+    if os.path.realpath(path) == os.path.realpath(own_path):
+        return None
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
 
 def _node(op: Operation) -> dict[str, Any]:

@@ -388,10 +388,12 @@ class Estimator:
     # -- export ---------------------------------------------------------------------------------
     def export_savedmodel(self, export_dir_base: str,
                           serving_input_receiver_fn: Callable[[], Any] | None = None,
-                          checkpoint_path: str | None = None) -> str:
+                          checkpoint_path: str | None = None, *,
+                          metadata: Mapping[str, Any] | None = None) -> str:
         """Write a servable snapshot of the latest checkpoint (engine.saved_model) under
         `export_dir_base/<timestamp>`; returns its path. Inputs are the receiver's tensors,
-        outputs the spec's export_outputs (default: its numeric predictions)."""
+        outputs the spec's export_outputs (default: its numeric predictions). `metadata`
+        (JSON-safe) is added to the snapshot's own (head, inputs, ...), overriding its keys."""
         from engine import saved_model
 
         checkpoint_path = self._require_checkpoint(checkpoint_path)
@@ -414,7 +416,8 @@ class Estimator:
         try:
             return saved_model.save(session, _fresh_dir(export_dir_base),
                                     inputs=dict(receiver.receiver_tensors), outputs=dict(outputs),
-                                    metadata=self._export_metadata())
+                                    metadata={**(self._export_metadata() or {}),
+                                              **(metadata or {})})
         finally:
             session.close()
 

@@ -7,6 +7,12 @@ Speed comes from doing the arithmetic in a few large BLAS calls instead of per-p
 - Conv2DBackpropFilter is the transposed GEMM on the same matrix.
 - Conv2DBackpropInput, MaxPoolGrad and AvgPoolGrad add one window-sized piece per kernel offset
   (KH*KW strided slice-adds) into a zero-padded buffer ("col2im"), never looping over pixels.
+- Stride-1 convolutions with large kernels and many channels (e.g. 5x5x32x64) on the CPU take
+  the spectral path instead (see `_Spectral`): the same linear map written as small real DFT
+  matrices (exact up to rounding; no FFT library, no complex dtype), so the channel mixing is
+  one small GEMM per frequency, about a third of im2col's multiply-adds. Its two gradient ops
+  are the exact transposes of the forward pipeline, matrix by matrix. `_use_spectral` picks the
+  path per call from a multiply-add count of both.
 
 The gradient ops take the forward input itself where TF takes its shape (as `SumToShapeOf`
 does), so no shape op is needed when the batch size is only known at run time.
@@ -108,6 +114,173 @@ def _col2im(xp: Any, g: _Geometry, like: Any, dtype: Any,
     return out if g.crop is None else out[g.crop]
 
 
+# -- spectral convolution (stride 1) -------------------------------------------------------------
+# A stride-1 convolution is a correlation of the padded input with the filter, so in the
+# frequency domain of a length P >= OH + span - 1 (no wrap-around reaches a kept output) it is a
+# product per frequency: Y[k] = X[k] * conj(Wf[k]), summed over input channels. Along H only the
+# non-negative half of the frequencies is kept (the outputs are real), along W all of them.
+# Complex numbers are (re, im) pairs in a real array and every transform is a small real matrix,
+# so all the work is float GEMMs:
+#   x (N,H,W,C) --ah--> (N, Fh, [2,W], C) --bw--> X (N, Fh*Pw, [2,C])          rows (kh, part)
+#   w (KH,KW,C,O) --awh,bww--> B (Fh*Pw, [2,C], [2,O]), the complex product as a 2x2 real block
+#   X @ B per frequency -> Y (N, Fh*Pw, [2,O]) --cw--> (N, Fh, [2,OW], O) --g--> y (N,OH,OW,O)
+# The gradient ops run the same matrices transposed (exact adjoints of the forward map).
+SPECTRAL = "auto"  # "auto": by multiply-add count; "always"/"never": for tests and benchmarks
+
+
+class _Spectral(NamedTuple):
+    fh: int  # frequencies kept along H (0..P_h/2)
+    pw: int  # frequencies along W
+    out: tuple[int, int]
+    ah: Any  # (2Fh, H): x along H, real -> half spectrum, shifted by the top padding
+    bw: Any  # (2Pw, 2W): along W, complex -> complex, shifted by the left padding
+    awh: Any  # (2Fh, KH): the filter along H (conjugated: e^{+i...}), dilated taps
+    bww: Any  # (2Pw, 2KW): the filter along W (conjugated)
+    cw: Any  # (2OW, 2Pw): inverse along W, kept outputs only
+    g: Any  # (OH, 2Fh): inverse along H of a Hermitian half spectrum -> real, kept outputs
+
+
+def _complex_block(p: int, positions: Any, sign: float, rows: Any) -> Any:
+    """[k, part_out, j, part_in]: multiplying by e^{sign*2*pi*i*k*pos_j/p} as a real 2x2 block."""
+    import numpy as np  # host-side constants only (matrices are built once per geometry)
+
+    angle = 2 * np.pi * np.outer(rows, positions) / p
+    cos, sin = np.cos(angle), sign * np.sin(angle)
+    block = np.empty((len(rows), 2, len(positions), 2))
+    block[:, 0, :, 0], block[:, 0, :, 1] = cos, -sin
+    block[:, 1, :, 0], block[:, 1, :, 1] = sin, cos
+    return block
+
+
+@functools.lru_cache(maxsize=64)
+def _spectral(h: int, w: int, kh: int, kw: int, dilations: tuple[int, int], padding: str,
+              dtype: str) -> _Spectral:
+    import numpy as np
+
+    (dh, dw) = dilations
+    g = _geometry(h, w, kh, kw, (1, 1), dilations, padding)
+    (oh, ow), top, left = g.out, 0, 0
+    if g.crop is not None:
+        top, left = g.crop[1].start, g.crop[2].start
+    ph, pw = oh + (kh - 1) * dh, ow + (kw - 1) * dw
+    fh = ph // 2 + 1
+    k = np.arange(fh)
+    angle = 2 * np.pi * np.outer(k, np.arange(h) + top) / ph
+    ah = np.stack([np.cos(angle), -np.sin(angle)], 1).reshape(2 * fh, h)
+    bw = _complex_block(pw, np.arange(w) + left, -1, np.arange(pw)).transpose(0, 1, 3, 2)
+    angle = 2 * np.pi * np.outer(k, np.arange(kh) * dh) / ph
+    awh = np.stack([np.cos(angle), np.sin(angle)], 1).reshape(2 * fh, kh)
+    bww = _complex_block(pw, np.arange(kw) * dw, 1, np.arange(pw)).transpose(0, 1, 3, 2)
+    cw = _complex_block(pw, np.arange(pw), 1, np.arange(ow)).transpose(1, 0, 2, 3) / pw
+    # a real signal from half its spectrum: the frequencies 1..P/2-1 stand for their mirror too
+    weight = np.where((k == 0) | (2 * k == ph), 1.0, 2.0) / ph
+    angle = 2 * np.pi * np.outer(np.arange(oh), k) / ph
+    g_ = (np.stack([np.cos(angle), -np.sin(angle)], 2) * weight[:, None]).reshape(oh, 2 * fh)
+    mats = [np.ascontiguousarray(m.reshape(rows, -1), dtype=dtype)
+            for m, rows in ((ah, 2 * fh), (bw, 2 * pw), (awh, 2 * fh), (bww, 2 * pw),
+                            (cw, 2 * ow), (g_, oh))]
+    return _Spectral(fh, pw, (oh, ow), *mats)
+
+
+def _use_spectral(xp: Any, x_shape: tuple[int, ...], w_shape: tuple[int, ...], dtype: Any,
+                  strides: tuple[int, int], dilations: tuple[int, int], padding: str) -> bool:
+    """Whether the spectral path does the job in clearly fewer multiply-adds than im2col."""
+    if SPECTRAL == "never" or strides != (1, 1) or xp.__name__ != "numpy" \
+            or xp.dtype(dtype).name not in ("float32", "float64"):
+        return False
+    n, h, w, c = x_shape
+    kh, kw, _, o = w_shape
+    g = _geometry(h, w, kh, kw, (1, 1), dilations, padding)
+    if SPECTRAL == "always":
+        return True
+    (oh, ow) = g.out
+    pw = ow + (kw - 1) * dilations[1]
+    fh = (oh + (kh - 1) * dilations[0]) // 2 + 1
+    freqs = fh * pw
+    spectral = (n * c * (2 * fh * h * w + 4 * freqs * w) + 4 * freqs * n * c * o
+                + n * o * (4 * freqs * ow + 2 * oh * fh * ow)
+                + c * o * (2 * fh * kh * kw + 4 * freqs * kw + 4 * freqs))
+    direct = n * oh * ow * kh * kw * c * o
+    return 2 * spectral < direct  # its GEMMs are smaller, so it must win by a clear margin
+
+
+def _spectral_input(s: _Spectral, x: Any) -> Any:
+    """x (N,H,W,C) -> its spectrum (N, Fh*Pw, 2C)."""
+    n, h, w, c = x.shape
+    half = s.ah @ x.reshape(n, h, w * c)
+    return (s.bw @ half.reshape(n * s.fh, 2 * w, c)).reshape(n, s.fh * s.pw, 2 * c)
+
+
+def _spectral_input_t(s: _Spectral, spectrum: Any, like: Any) -> Any:
+    """The transpose of `_spectral_input`: (N, Fh*Pw, 2C) -> (N,H,W,C)."""
+    n, h, w, c = like.shape
+    half = s.bw.T @ spectrum.reshape(n * s.fh, 2 * s.pw, c)
+    return (s.ah.T @ half.reshape(n, 2 * s.fh, w * c)).reshape(n, h, w, c)
+
+
+def _spectral_filter(xp: Any, s: _Spectral, f: Any) -> Any:
+    """The filter as one real (2C, 2O) block per frequency: (Fh*Pw, 2C, 2O)."""
+    kh, kw, c, o = f.shape
+    half = s.awh @ f.reshape(kh, kw * c * o)
+    spec = (s.bww @ half.reshape(s.fh, 2 * kw, c * o)).reshape(s.fh * s.pw, 2, c, o)
+    block = xp.empty((s.fh * s.pw, 2, c, 2, o), dtype=f.dtype)
+    block[:, 0, :, 0] = spec[:, 0]  # [re, im] @ [[a, b], [-b, a]] = (re + i im)(a + i b)
+    block[:, 1, :, 1] = spec[:, 0]
+    block[:, 0, :, 1] = spec[:, 1]
+    xp.negative(spec[:, 1], out=block[:, 1, :, 0])
+    return block.reshape(s.fh * s.pw, 2 * c, 2 * o)
+
+
+def _spectral_filter_t(xp: Any, s: _Spectral, block: Any, like: Any) -> Any:
+    """The transpose of `_spectral_filter`: (Fh*Pw, 2C, 2O) -> (KH, KW, C, O)."""
+    kh, kw, c, o = like.shape
+    block = block.reshape(-1, 2, c, 2, o)
+    spec = xp.empty((block.shape[0], 2, c, o), dtype=block.dtype)
+    xp.add(block[:, 0, :, 0], block[:, 1, :, 1], out=spec[:, 0])
+    xp.subtract(block[:, 0, :, 1], block[:, 1, :, 0], out=spec[:, 1])
+    half = s.bww.T @ spec.reshape(s.fh, 2 * s.pw, c * o)
+    return (s.awh.T @ half.reshape(2 * s.fh, kw * c * o)).reshape(kh, kw, c, o)
+
+
+def _spectral_output(s: _Spectral, spectrum: Any, o: int) -> Any:
+    """(N, Fh*Pw, 2O) -> the real output (N, OH, OW, O)."""
+    n, (oh, ow) = spectrum.shape[0], s.out
+    half = s.cw @ spectrum.reshape(n * s.fh, 2 * s.pw, o)
+    return (s.g @ half.reshape(n, 2 * s.fh, ow * o)).reshape(n, oh, ow, o)
+
+
+def _spectral_output_t(s: _Spectral, dy: Any) -> Any:
+    """The transpose of `_spectral_output`: (N, OH, OW, O) -> (N, Fh*Pw, 2O)."""
+    n, oh, ow, o = dy.shape
+    half = s.g.T @ dy.reshape(n, oh, ow * o)
+    return (s.cw.T @ half.reshape(n * s.fh, 2 * ow, o)).reshape(n, s.fh * s.pw, 2 * o)
+
+
+def _per_frequency(xp: Any, a: Any, b: Any) -> Any:
+    """(N, F, I) @ (F, I, J) -> (N, F, J): one GEMM per frequency, read and written in place."""
+    n, freqs, _ = a.shape
+    out = xp.empty((n, freqs, b.shape[2]), dtype=a.dtype)
+    xp.matmul(a.transpose(1, 0, 2), b, out=out.transpose(1, 0, 2))
+    return out
+
+
+def _spectral_conv(xp: Any, s: _Spectral, x: Any, f: Any) -> Any:
+    block = _spectral_filter(xp, s, f)
+    return _spectral_output(s, _per_frequency(xp, _spectral_input(s, x), block), f.shape[3])
+
+
+def _spectral_backprop_input(xp: Any, s: _Spectral, x: Any, f: Any, dy: Any) -> Any:
+    block = _spectral_filter(xp, s, f)
+    dspec = _per_frequency(xp, _spectral_output_t(s, dy), block.transpose(0, 2, 1))
+    return _spectral_input_t(s, dspec, x)
+
+
+def _spectral_backprop_filter(xp: Any, s: _Spectral, x: Any, f: Any, dy: Any) -> Any:
+    spec = _spectral_input(s, x).transpose(1, 2, 0)  # (F, 2C, N)
+    dblock = xp.matmul(spec, _spectral_output_t(s, dy).transpose(1, 0, 2))
+    return _spectral_filter_t(xp, s, dblock, f)
+
+
 # -- attribute validation (public functions) ------------------------------------------------------
 def _spatial(values: Any, field: str, what: str) -> list[int]:
     """A 4-element NHWC attribute whose batch and depth entries must be 1."""
@@ -188,6 +361,8 @@ def _conv_like(op_type: str, inputs: list[Tensor], like: Operation) -> Tensor:
 
 @register
 class Conv2D(_ConvOp):
+    fresh_output = True
+
     def infer(self, op: Operation) -> list[Spec]:
         check_float(op, op.inputs[0], "input")
         check_same_dtype(op)
@@ -209,6 +384,9 @@ class Conv2D(_ConvOp):
                                  f"{tuple(w.shape)})")
             kh, kw, _, o = w.shape
             g = _geometry(x.shape[1], x.shape[2], kh, kw, strides, dilations, padding)
+            if _use_spectral(xp, x.shape, w.shape, x.dtype, strides, dilations, padding):
+                s = _spectral(x.shape[1], x.shape[2], kh, kw, dilations, padding, str(x.dtype))
+                return _spectral_conv(xp, s, x, w)
             cols = _im2col(xp, x, g, kh, kw, strides, dilations)
             return (cols @ w.reshape(-1, o)).reshape(x.shape[0], *g.out, o)
 
@@ -224,6 +402,8 @@ class Conv2D(_ConvOp):
 class Conv2DBackpropInput(_ConvOp):
     """d(conv2d)/d(input); inputs (input, filter, out_backprop), only input's shape is read."""
 
+    fresh_output, shape_only_inputs = True, (0,)
+
     def infer(self, op: Operation) -> list[Spec]:
         return [(op.inputs[0].static_shape, op.inputs[2].dtype)]
 
@@ -234,6 +414,9 @@ class Conv2DBackpropInput(_ConvOp):
             n, h, wd, c = x.shape
             kh, kw, _, o = w.shape
             g = _geometry(h, wd, kh, kw, strides, dilations, padding)
+            if _use_spectral(xp, x.shape, w.shape, dy.dtype, strides, dilations, padding):
+                s = _spectral(h, wd, kh, kw, dilations, padding, str(dy.dtype))
+                return _spectral_backprop_input(xp, s, x, w, dy)
             dy2 = dy.reshape(-1, o)
             pieces = ((index, (dy2 @ w[i, j].T).reshape(n, *g.out, c))
                       for i, j, index in g.offsets)
@@ -251,6 +434,8 @@ class Conv2DBackpropInput(_ConvOp):
 class Conv2DBackpropFilter(_ConvOp):
     """d(conv2d)/d(filter); inputs (input, filter, out_backprop), only filter's shape is read."""
 
+    fresh_output, shape_only_inputs = True, (1,)
+
     def infer(self, op: Operation) -> list[Spec]:
         return [(op.inputs[1].static_shape, op.inputs[2].dtype)]
 
@@ -260,6 +445,9 @@ class Conv2DBackpropFilter(_ConvOp):
         def backprop_filter(x: Any, w: Any, dy: Any) -> Any:
             kh, kw, _, o = w.shape
             g = _geometry(x.shape[1], x.shape[2], kh, kw, strides, dilations, padding)
+            if _use_spectral(xp, x.shape, w.shape, dy.dtype, strides, dilations, padding):
+                s = _spectral(x.shape[1], x.shape[2], kh, kw, dilations, padding, str(dy.dtype))
+                return _spectral_backprop_filter(xp, s, x, w, dy)
             cols = _im2col(xp, x, g, kh, kw, strides, dilations)
             return (cols.T @ dy.reshape(-1, o)).reshape(w.shape)
 
@@ -322,6 +510,8 @@ def _first_max_pieces(xp: Any, g: _Geometry, xpad: Any, y: Any,
 
 @register
 class MaxPool(_PoolOp):
+    fresh_output = True
+
     def kernel(self, op: Operation, ctx: ExecContext) -> Kernel:
         xp, geometry = ctx.xp, _pool_geometry(op)
 
@@ -344,6 +534,8 @@ class MaxPool(_PoolOp):
 class MaxPoolGrad(OpDef):
     """Routes each output gradient to the first (row-major) maximum of its window, like TF."""
 
+    fresh_output = True
+
     def infer(self, op: Operation) -> list[Spec]:
         return [(op.inputs[0].static_shape, op.inputs[2].dtype)]
 
@@ -361,6 +553,8 @@ class MaxPoolGrad(OpDef):
 @register
 class AvgPool(_PoolOp):
     """Mean over each window's in-bounds elements: SAME padding is never averaged in (TF)."""
+
+    fresh_output = True
 
     def kernel(self, op: Operation, ctx: ExecContext) -> Kernel:
         xp, geometry = ctx.xp, _pool_geometry(op)
@@ -385,6 +579,8 @@ class AvgPool(_PoolOp):
 @register
 class AvgPoolGrad(OpDef):
     """d(avg_pool)/d(input); inputs (input, out_backprop), only input's shape is read."""
+
+    fresh_output, shape_only_inputs = True, (0,)
 
     def infer(self, op: Operation) -> list[Spec]:
         return [(op.inputs[0].static_shape, op.inputs[1].dtype)]

@@ -112,6 +112,8 @@ def _zeros_like(t: Tensor) -> Tensor:
 class SumToShapeOf(OpDef):
     """Sum input 0 over the axes along which input 1 was broadcast (gradient plumbing)."""
 
+    shape_only_inputs = (1,)
+
     def infer(self, op: Operation) -> list[Spec]:
         return [(op.inputs[1].static_shape, op.inputs[0].dtype)]
 
@@ -324,8 +326,24 @@ class BinaryOp(OpDef):
         return getattr(ctx.xp, self.fn)
 
 
+class _InPlaceBinary(BinaryOp):
+    """A BinaryOp whose result may overwrite input 0: when static shapes show that the result
+    has input 0's shape (input 1 broadcasts into it; same dtype by the shape rule)."""
+
+    fresh_output = True
+
+    def in_place(self, op: Operation, ctx: ExecContext) -> Kernel | None:
+        x, y = (t.static_shape for t in op.inputs)
+        if x is None or y is None or not x or len(y) > len(x) or any(
+                dy != 1 and (dx is None or dx != dy)
+                for dx, dy in zip(x[len(x) - len(y):], y, strict=True)):
+            return None
+        fn, array = getattr(ctx.xp, self.fn), ctx.xp.ndarray
+        return lambda a, b: fn(a, b, out=a) if a.__class__ is array else fn(a, b)
+
+
 @register
-class Add(BinaryOp):
+class Add(_InPlaceBinary):
     fn = "add"
 
     def grad(self, op: Operation, dz: Tensor | None) -> list[Tensor | None]:
@@ -334,7 +352,7 @@ class Add(BinaryOp):
 
 
 @register
-class Sub(BinaryOp):
+class Sub(_InPlaceBinary):
     fn = "subtract"
 
     def grad(self, op: Operation, dz: Tensor | None) -> list[Tensor | None]:
@@ -343,7 +361,7 @@ class Sub(BinaryOp):
 
 
 @register
-class Mul(BinaryOp):
+class Mul(_InPlaceBinary):
     fn = "multiply"
 
     def grad(self, op: Operation, dz: Tensor | None) -> list[Tensor | None]:
@@ -614,6 +632,8 @@ class Cast(OpDef):
 @register
 class MatMul(OpDef):
     """Matrix product of rank-2 (or batched rank-N) inputs with TF's transpose flags."""
+
+    fresh_output = True
 
     def infer(self, op: Operation) -> list[Spec]:
         check_same_dtype(op)

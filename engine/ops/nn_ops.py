@@ -97,16 +97,28 @@ class _ActivationGrad(OpDef):
 @register
 class Relu(_Activation):
     grad_op, grad_from_output = "ReluGrad", True
+    fresh_output = True
 
     def kernel(self, op: Operation, ctx: ExecContext) -> Kernel:
         # max(0, x): no python frame per call; keeps -0.0 and NaN as TF's cwiseMax(0) does
         return functools.partial(ctx.xp.maximum, 0)
 
+    def in_place(self, op: Operation, ctx: ExecContext) -> Kernel:
+        maximum, array = ctx.xp.maximum, ctx.xp.ndarray
+        return lambda x: maximum(0, x, out=x) if x.__class__ is array else maximum(0, x)
+
 
 @register
 class ReluGrad(_ActivationGrad):
+    fresh_output = True
+
     def kernel(self, op: Operation, ctx: ExecContext) -> Kernel:
         return lambda dy, y: dy * (y > 0)  # a bool multiply beats xp.where several times over
+
+    def in_place(self, op: Operation, ctx: ExecContext) -> Kernel:
+        multiply, array = ctx.xp.multiply, ctx.xp.ndarray
+        return lambda dy, y: multiply(dy, y > 0, out=dy) if dy.__class__ is array and \
+            dy.shape == y.shape else dy * (y > 0)
 
 
 @register
@@ -306,6 +318,8 @@ def _shifted(x: Any, axis: int) -> Any:
 
 @register
 class Softmax(_AlongAxis):
+    fresh_output = True
+
     def kernel(self, op: Operation, ctx: ExecContext) -> Kernel:
         xp, axis = ctx.xp, op.attrs["axis"]
 
@@ -316,6 +330,19 @@ class Softmax(_AlongAxis):
             return e
 
         return softmax
+
+    def in_place(self, op: Operation, ctx: ExecContext) -> Kernel:
+        xp, axis, allocating = ctx.xp, op.attrs["axis"], self.kernel(op, ctx)
+
+        def softmax_in_place(x: Any) -> Any:
+            if x.__class__ is not xp.ndarray or not -x.ndim <= axis < x.ndim:
+                return allocating(x)  # (which also words the axis error)
+            x -= x.max(axis=axis, keepdims=True)
+            xp.exp(x, out=x)
+            x /= x.sum(axis=axis, keepdims=True)
+            return x
+
+        return softmax_in_place
 
     def grad(self, op: Operation, dy: Tensor | None) -> list[Tensor | None]:
         return [_op("SoftmaxGrad", [op.outputs[0], dy], op.attrs).outputs[0]]
@@ -600,6 +627,8 @@ class BiasAdd(OpDef):
                 raise shape_error(op, f"Dimensions must be equal, but are {c} and {bias[0]}")
         return [(value, op.inputs[0].dtype)]
 
+    fresh_output = True
+
     def kernel(self, op: Operation, ctx: ExecContext) -> Kernel:
         data_format = op.attrs["data_format"]
         if data_format != "NCHW":
@@ -611,6 +640,13 @@ class BiasAdd(OpDef):
             return x + b
 
         return bias_add
+
+    def in_place(self, op: Operation, ctx: ExecContext) -> Kernel | None:
+        if op.attrs["data_format"] == "NCHW":
+            return None
+        add, array = ctx.xp.add, ctx.xp.ndarray
+        return lambda x, b: add(x, b, out=x) if x.__class__ is array and x.ndim >= 1 and \
+            b.shape == x.shape[-1:] else x + b
 
     def grad(self, op: Operation, dy: Tensor | None) -> list[Tensor | None]:
         return [dy, _op("BiasAddGrad", [dy], op.attrs).outputs[0]]

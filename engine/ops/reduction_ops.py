@@ -232,6 +232,8 @@ class BroadcastReduced(_ReductionGrad):
     """(g, x) -> g spread over x's shape; divided by the number of elements reduced into each
     result (counted at run time) when attr `mean`."""
 
+    shape_only_inputs = (1,)
+
     def kernel(self, op: Operation, ctx: ExecContext) -> Kernel:
         broadcast, expand = ctx.xp.broadcast_to, _expander(op, ctx.xp)
         if op.attrs["mean"]:

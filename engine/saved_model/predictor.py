@@ -92,12 +92,14 @@ class Predictor:
         self._session = Session(graph=graph, device=device)
         self._metadata = metadata
         tensors = {name: graph.get_tensor_by_name(ref) for name, ref in signature.inputs.items()}
-        # (name, tensor, numpy dtype, static shape), looked up once: predict is latency-bound
-        self._inputs = [(name, t, t.dtype.np, t.static_shape) for name, t in tensors.items()]
         self._names = set(tensors)
         self._output_names = list(signature.outputs)
         outputs = [graph.get_tensor_by_name(ref) for ref in signature.outputs.values()]
-        self._run = self._session.make_callable(outputs, list(tensors.values()))
+        # compiled once, at load; predict then converts, checks and runs with no lookups
+        checks, self._run = self._session._validated_callable(outputs, list(tensors.values()))
+        # (name, tensor, numpy dtype, static shape, shape check)
+        self._inputs = [(name, t, t.dtype.np, t.static_shape, check)
+                        for (name, t), check in zip(tensors.items(), checks, strict=True)]
         self._signature = {
             "inputs": {name: _spec(t) for name, t in tensors.items()},
             "outputs": dict(zip(self._output_names, map(_spec, outputs), strict=True)),
@@ -119,23 +121,18 @@ class Predictor:
         if inputs.keys() != self._names:
             self._wrong_names(inputs)
         arrays = []
-        for name, t, dtype, _ in self._inputs:
+        for name, t, dtype, shape, check in self._inputs:
             value = inputs[name]
             if value.__class__ is not np.ndarray or value.dtype is not dtype:  # else: slow path
                 value = _converted(value, name, t)
-            arrays.append(value)
-        try:
-            values = self._run(*arrays)
-        except ValueError:  # the session's feed check refused a shape: say which input
-            self._check_shapes(arrays)
-            raise
-        return dict(zip(self._output_names, map(np.asarray, values), strict=True))
-
-    def _check_shapes(self, arrays: list[np.ndarray]) -> None:
-        for (name, _, _, shape), array in zip(self._inputs, arrays, strict=True):
-            if not compatible(shape, array.shape):
-                raise ValueError(f"input {name!r}: expected shape {fmt(shape)}, got "
-                                 f"{fmt(array.shape)}")
+            try:
+                arrays.append(check(value))
+            except ValueError:  # the session's feed check refused a shape: say which input
+                if not compatible(shape, value.shape):
+                    raise ValueError(f"input {name!r}: expected shape {fmt(shape)}, got "
+                                     f"{fmt(value.shape)}") from None
+                raise
+        return dict(zip(self._output_names, map(np.asarray, self._run(arrays)), strict=True))
 
     def _as_dict(self, inputs: Any) -> dict[str, Any]:
         if isinstance(inputs, Mapping):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import engine as tf
+from engine.ops import conv_ops
 from tests.engine.gradcheck import check_gradients
 
 # (input height, input width, kernel, stride, padding, dilation): odd sizes, both paddings,
@@ -118,6 +119,87 @@ def test_conv2d_second_order_gradients() -> None:
     dy_value = rng.standard_normal((2, 3, 3, 3))
     check_gradients(input_grad, [f_value, dy_value])
     check_gradients(filter_grad, [x_value, dy_value])
+
+
+# The spectral path (stride 1 only) on the reference geometries plus even/odd mixes and kernels
+# wider than the input's padding; forced on, since at these sizes "auto" picks im2col.
+SPECTRAL_GEOMETRIES = [g for g in GEOMETRIES if g[3] == 1] + [
+    (9, 8, 4, 1, "SAME", 1),
+    (9, 8, 4, 1, "VALID", 2),
+    (5, 7, 5, 1, "SAME", 1),
+    (3, 3, 5, 1, "SAME", 1),
+]
+
+
+@pytest.fixture
+def spectral(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(conv_ops, "SPECTRAL", "always")
+
+
+@pytest.mark.parametrize(("h", "w", "k", "s", "padding", "d"), SPECTRAL_GEOMETRIES)
+def test_spectral_conv2d_matches_reference(spectral: None, h: int, w: int, k: int, s: int,
+                                           padding: str, d: int) -> None:
+    rng = np.random.default_rng(5)
+    x, f = rng.standard_normal((2, h, w, 3)), rng.standard_normal((k, k, 3, 4))
+    y = tf.nn.conv2d(x, f, strides=[1, s, s, 1], padding=padding, dilations=[1, d, d, 1])
+    np.testing.assert_allclose(run(y), reference_conv(x, f, s, padding, d), rtol=1e-10,
+                               atol=1e-10)
+
+
+@pytest.mark.parametrize(("h", "w", "k", "s", "padding", "d"), SPECTRAL_GEOMETRIES)
+def test_spectral_conv2d_gradients(spectral: None, h: int, w: int, k: int, s: int, padding: str,
+                                   d: int) -> None:
+    rng = np.random.default_rng(6)
+    x, f = rng.standard_normal((2, h, w, 2)), rng.standard_normal((k, k, 2, 3))
+    check_gradients(lambda a, b: tf.nn.conv2d(a, b, [1, s, s, 1], padding,
+                                              dilations=[1, d, d, 1]), [x, f])
+
+
+def test_spectral_second_order_gradients(spectral: None) -> None:
+    rng = np.random.default_rng(7)
+    x_value, f_value = rng.standard_normal((2, 6, 5, 2)), rng.standard_normal((3, 3, 2, 3))
+    dy_value = rng.standard_normal((2, 6, 5, 3))
+
+    def input_grad(w: tf.Tensor, dy: tf.Tensor) -> tf.Tensor:
+        x = tf.constant(x_value)
+        return tf.gradients(tf.nn.conv2d(x, w, [1, 1, 1, 1], "SAME"), x, grad_ys=dy)[0]
+
+    def filter_grad(x: tf.Tensor, dy: tf.Tensor) -> tf.Tensor:
+        f = tf.constant(f_value)
+        return tf.gradients(tf.nn.conv2d(x, f, [1, 1, 1, 1], "SAME"), f, grad_ys=dy)[0]
+
+    check_gradients(input_grad, [f_value, dy_value])
+    check_gradients(filter_grad, [x_value, dy_value])
+
+
+def test_spectral_path_is_chosen_for_large_stride1_convolutions() -> None:
+    """Deep MNIST's layer 2 (5x5x32x64 on 14x14) goes spectral; its 1-channel layer 1, strided
+    and 1x1 convolutions, integer-free float16 and CuPy arrays stay on im2col."""
+    use = conv_ops._use_spectral
+    assert use(np, (50, 14, 14, 32), (5, 5, 32, 64), np.float32, (1, 1), (1, 1), "SAME")
+    assert not use(np, (50, 28, 28, 1), (5, 5, 1, 32), np.float32, (1, 1), (1, 1), "SAME")
+    assert not use(np, (50, 14, 14, 32), (5, 5, 32, 64), np.float32, (2, 2), (1, 1), "SAME")
+    assert not use(np, (50, 14, 14, 32), (1, 1, 32, 64), np.float32, (1, 1), (1, 1), "SAME")
+    assert not use(np, (50, 14, 14, 32), (5, 5, 32, 64), np.float16, (1, 1), (1, 1), "SAME")
+
+
+def test_spectral_float32_agrees_with_im2col(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At the benchmark's size, in float32, both paths give the same output and gradients."""
+    rng = np.random.default_rng(8)
+    x = tf.placeholder(tf.float32, [None, 14, 14, 32])
+    w = tf.constant((rng.standard_normal((5, 5, 32, 64)) * 0.1).astype(np.float32))
+    y = tf.nn.conv2d(x, w, [1, 1, 1, 1], "SAME")
+    dy = tf.constant(rng.standard_normal((8, 14, 14, 64)).astype(np.float32))
+    fetches = [y, *tf.gradients(y, [x, w], grad_ys=dy)]
+    feed = {x: rng.standard_normal((8, 14, 14, 32)).astype(np.float32)}
+    results = {}
+    for mode in ("always", "never"):
+        monkeypatch.setattr(conv_ops, "SPECTRAL", mode)
+        with tf.Session() as sess:
+            results[mode] = sess.run(fetches, feed)
+    for got, want in zip(results["always"], results["never"], strict=True):
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
 
 
 @pytest.mark.parametrize(("h", "w", "k", "s", "padding", "_"), GEOMETRIES[:-1])

@@ -392,3 +392,135 @@ def test_inf_and_nan_are_computed_without_warnings() -> None:
 
 def test_gradients_with_no_xs_is_empty() -> None:
     assert tf.gradients(tf.constant(1.0), []) == []
+
+
+# -- compiled plans: straight-line code and buffer reuse ------------------------------------------
+def _in_place_steps(sess: tf.Session) -> list[str]:
+    """Op types whose step overwrites its first input, in the session's last compiled plan."""
+    plan = list(sess._plans.values())[-1]
+    return [op.type for (kernel, *_), op in zip(plan.steps, plan.ops, strict=True)
+            if "in_place" in getattr(kernel, "__qualname__", "")]
+
+
+def test_elementwise_ops_reuse_dead_fresh_buffers() -> None:
+    x = tf.placeholder(tf.float32, [None, 3])
+    w = tf.Variable(np.eye(3, dtype=np.float32) * -1.0)
+    b = tf.Variable(np.array([1.0, 2.0, 3.0], np.float32))
+    y = tf.nn.softmax(tf.nn.bias_add(tf.nn.relu(tf.matmul(x, w) + b), b))
+    feed = np.array([[1.0, -1.0, 5.0]], np.float32)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got = sess.run(y, {x: feed})
+        assert _in_place_steps(sess) == ["Add", "Relu", "BiasAdd", "Softmax"]
+        bias = np.array([1.0, 2.0, 3.0])
+        h = np.maximum(feed @ -np.eye(3) + bias, 0) + bias
+        np.testing.assert_allclose(got, np.exp(h) / np.exp(h).sum(), rtol=1e-6)
+        # nothing the caller or the graph owns was written: feed, variables
+        np.testing.assert_array_equal(feed, [[1.0, -1.0, 5.0]])
+        np.testing.assert_array_equal(sess.run(b), [1.0, 2.0, 3.0])
+
+
+def test_buffers_still_read_elsewhere_are_never_overwritten() -> None:
+    """A fetched intermediate, one read by two ops, one viewed by a reshape, one whose values a
+    gradient needs, a variable, a constant and a feed all keep their values."""
+    x = tf.placeholder(tf.float32, [2, 2])
+    v = tf.Variable([[1.0, -2.0], [-3.0, 4.0]])
+    c = tf.constant([[-1.0, 1.0], [1.0, -1.0]])
+    product = tf.matmul(x, x)  # fresh
+    fetched = product + 1.0  # fetched below, and read by relu
+    shared = tf.matmul(x, c)  # read by two ops
+    viewed = tf.matmul(c, x)  # a reshape views it, and the view is read after the add
+    view = tf.reshape(viewed, [4])
+    needed = tf.matmul(x, v)  # Mul's gradient needs its values
+    outputs = [
+        fetched, tf.nn.relu(fetched),
+        tf.nn.relu(shared), shared * 2.0,
+        view * 1.0, tf.reshape(viewed + 10.0, [4]), view * 3.0,
+        tf.gradients(tf.reduce_sum(needed * needed), x)[0],
+        tf.nn.relu(v), tf.nn.relu(c), tf.nn.relu(x),
+    ]
+    feed = np.array([[1.0, -2.0], [3.0, -4.0]], np.float32)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got = sess.run(outputs, {x: feed})
+        tf.session.REUSE_BUFFERS = False
+        try:
+            with tf.Session() as plain:
+                plain.run(tf.global_variables_initializer())
+                want = plain.run(outputs, {x: feed})
+        finally:
+            tf.session.REUSE_BUFFERS = True
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(sess.run(v), [[1.0, -2.0], [-3.0, 4.0]])
+        np.testing.assert_array_equal(feed, [[1.0, -2.0], [3.0, -4.0]])
+        np.testing.assert_array_equal(sess.run(c), [[-1.0, 1.0], [1.0, -1.0]])
+
+
+def test_broadcasting_that_grows_input_0_allocates() -> None:
+    a = tf.placeholder(tf.float32, [None, 1])
+    column = tf.matmul(a, tf.ones([1, 1]))  # fresh, (n, 1)
+    grown = column + tf.constant([[1.0, 2.0, 3.0]])  # (n, 3): cannot reuse the (n, 1) buffer
+    unknown = tf.matmul(a, tf.ones([1, 1])) + tf.placeholder_with_default([[1.0, 2.0]],
+                                                                           [None, None])
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(grown, {a: [[1.0], [2.0]]}),
+                                      [[2, 3, 4], [3, 4, 5]])
+        assert _in_place_steps(sess) == []
+        np.testing.assert_array_equal(sess.run(unknown, {a: [[1.0]]}), [[2.0, 3.0]])
+        assert _in_place_steps(sess) == []
+
+
+def test_a_cnn_training_step_is_the_same_with_and_without_buffer_reuse() -> None:
+    rng = np.random.default_rng(0)
+    images = rng.random((4, 8, 8, 1), dtype=np.float32)
+    labels = np.eye(3, dtype=np.float32)[[0, 1, 2, 1]]
+
+    def train() -> list[np.ndarray]:
+        graph = tf.Graph()
+        with graph.as_default():
+            tf.set_random_seed(1)
+            x = tf.placeholder(tf.float32, [None, 8, 8, 1])
+            y = tf.placeholder(tf.float32, [None, 3])
+            w1 = tf.Variable(tf.truncated_normal([3, 3, 1, 4], stddev=0.3))
+            h = tf.nn.relu(tf.nn.conv2d(x, w1, [1, 1, 1, 1], "SAME") + tf.Variable(tf.ones([4])))
+            h = tf.reshape(tf.nn.max_pool(h, [1, 2, 2, 1], [1, 2, 2, 1], "SAME"), [-1, 64])
+            w2 = tf.Variable(tf.truncated_normal([64, 3], stddev=0.3))
+            logits = tf.nn.relu(tf.matmul(h, w2)) - tf.Variable(tf.ones([3]))
+            loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits_v2(labels=y,
+                                                                              logits=logits))
+            train_op = tf.train.AdamOptimizer(0.1).minimize(loss)
+            with tf.Session() as sess:
+                sess.run(tf.global_variables_initializer())
+                for _ in range(3):
+                    sess.run(train_op, {x: images, y: labels})
+                assert "ReluGrad" in _in_place_steps(sess) or not tf.session.REUSE_BUFFERS
+                return sess.run(tf.trainable_variables())
+
+    reused = train()
+    tf.session.REUSE_BUFFERS = False
+    try:
+        plain = train()
+    finally:
+        tf.session.REUSE_BUFFERS = True
+    for a, b in zip(reused, plain, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_straight_line_and_loop_plans_agree_and_name_the_failing_node(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    x = tf.placeholder(tf.float32, [None, None])
+    xt = tf.transpose(x)
+    y = tf.matmul(tf.nn.relu(x) + 1.0, xt, name="product")
+    feed = np.arange(6, dtype=np.float32).reshape(2, 3) - 2
+    results = []
+    for limit in (2000, 0):  # compiled to one function, then the loop for long plans
+        monkeypatch.setattr(tf.session, "STRAIGHT_LINE_LIMIT", limit)
+        with tf.Session() as sess:
+            results.append(sess.run([y, x], {x: feed}))
+            with pytest.raises(tf.errors.InvalidArgumentError,
+                               match=r"node product \(op: MatMul\) with input shapes: "
+                                     r"\(1, 3\), \(2, 1\)"):
+                sess.run(y, {x: np.ones((1, 3), np.float32), xt: np.ones((2, 1), np.float32)})
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], feed)

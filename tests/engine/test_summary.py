@@ -1,6 +1,7 @@
 """tf.summary: summary tensors, merging, and the FileWriter's metrics.jsonl / graph.json."""
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -88,3 +89,92 @@ def test_graph_is_written_as_json(tmp_path: Path) -> None:
     assert nodes["W/initial_value"]["attrs"]["value"] == {
         "dtype": "float32", "shape": [2, 1], "value": [[1.0], [1.0]]}
     assert (tmp_path / "metrics.jsonl").read_text() == ""
+
+
+# -- KUMO_METRICS_FILE: the job runner's collection point ------------------------------------------
+def _summary_bytes(**values: float) -> bytes:
+    return json.dumps(values).encode()
+
+
+def test_writers_mirror_scalar_lines_to_kumo_metrics_file(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    mirror = tmp_path / "runner" / "trial-1" / "metrics.jsonl"  # parents do not exist yet
+    monkeypatch.setenv("KUMO_METRICS_FILE", str(mirror))
+    x = tf.placeholder(tf.float32, [])
+    merged = tf.summary.merge([tf.summary.scalar("loss", x), tf.summary.scalar("acc", x / 2)])
+    with tf.Session() as sess, tf.summary.FileWriter(str(tmp_path / "a")) as first, \
+            tf.summary.FileWriter(str(tmp_path / "b")) as second:
+        first.add_summary(sess.run(merged, {x: 1.0}), global_step=1)
+        second.add_summary(sess.run(merged, {x: 3.0}), global_step=7)
+        first.add_summary(_summary_bytes(lr=0.5))
+    mirrored = [json.loads(line) for line in mirror.read_text().splitlines()]
+    assert [(r["tag"], r["value"], r["step"]) for r in mirrored] == [
+        ("loss", 1.0, 1), ("acc", 0.5, 1), ("loss", 3.0, 7), ("acc", 1.5, 7), ("lr", 0.5, None)]
+    assert all(set(r) == {"tag", "value", "step", "wall_time"} for r in mirrored)
+    # the writers' own files are unchanged by the mirroring, line for line the same records
+    own = _lines(tmp_path / "a") + _lines(tmp_path / "b")
+    assert sorted(map(json.dumps, own)) == sorted(map(json.dumps, mirrored))
+    # append mode: a later writer adds to what is there
+    with tf.summary.FileWriter(str(tmp_path / "c")) as third:
+        third.add_summary(_summary_bytes(loss=0.25), global_step=8)
+    assert len(mirror.read_text().splitlines()) == 6
+
+
+@pytest.mark.parametrize("value", [None, ""])
+def test_no_mirror_without_kumo_metrics_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             value: str | None) -> None:
+    if value is None:
+        monkeypatch.delenv("KUMO_METRICS_FILE", raising=False)
+    else:
+        monkeypatch.setenv("KUMO_METRICS_FILE", value)
+    monkeypatch.chdir(tmp_path)
+    with tf.summary.FileWriter(str(tmp_path / "logs")) as writer:
+        writer.add_summary(_summary_bytes(loss=1.0), global_step=0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["logs"]
+    assert len(_lines(tmp_path / "logs")) == 1
+
+
+def test_mirror_that_is_the_writers_own_file_is_not_doubled(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KUMO_METRICS_FILE", str(tmp_path / "." / "metrics.jsonl"))
+    with tf.summary.FileWriter(str(tmp_path)) as writer:
+        writer.add_summary(_summary_bytes(loss=1.0, acc=0.5), global_step=3)
+    assert [r["tag"] for r in _lines(tmp_path)] == ["loss", "acc"]
+
+
+def test_concurrent_writers_never_interleave_within_a_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Threads here and two other processes append long lines to one file at once."""
+    import subprocess
+    import sys
+    import threading
+
+    mirror = tmp_path / "shared.jsonl"
+    monkeypatch.setenv("KUMO_METRICS_FILE", str(mirror))
+    tag = "t" * 3000  # lines far longer than any buffer a split write would show up in
+    script = (
+        "import json, sys\n"
+        "import engine as tf\n"
+        "w = tf.summary.FileWriter(sys.argv[1])\n"
+        f"for i in range(150): w.add_summary(json.dumps({{'{tag}' + sys.argv[2]: i}}), i)\n"
+        "w.close()\n")
+    root = Path(__file__).resolve().parents[2]
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path / f"p{i}"), f"p{i}"],
+                              cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
+             for i in range(2)]
+
+    def write(name: str) -> None:
+        with tf.summary.FileWriter(str(tmp_path / name)) as writer:
+            for i in range(150):
+                writer.add_summary(_summary_bytes(**{tag + name: float(i), "x" + name: 1.0}), i)
+
+    threads = [threading.Thread(target=write, args=(f"t{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(p.wait(timeout=60) == 0 for p in procs)
+    records = [json.loads(line) for line in mirror.read_text().splitlines()]
+    assert len(records) == 2 * 150 + 4 * 300
+    for name in ("p0", "p1", "t0", "t3"):
+        assert [r["value"] for r in records if r["tag"] == tag + name] == list(range(150))

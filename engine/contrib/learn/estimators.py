@@ -66,9 +66,10 @@ class _Learn:
 
     def export_savedmodel(self, export_dir_base: str,
                           serving_input_fn: Callable[[], Any] | None = None,
-                          checkpoint_path: str | None = None) -> str:
+                          checkpoint_path: str | None = None, *,
+                          metadata: Mapping[str, Any] | None = None) -> str:
         return super().export_savedmodel(
-            export_dir_base, serving_input_fn, checkpoint_path)
+            export_dir_base, serving_input_fn, checkpoint_path, metadata=metadata)
 
     def _predicted(self, key: str, x: Any, input_fn: Callable[[], Any] | None,
                    batch_size: int | None, as_iterable: bool,

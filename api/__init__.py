@@ -1,0 +1,1 @@
+"""kumo's REST API (FastAPI) and the `kumo` command line."""
