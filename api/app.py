@@ -7,6 +7,7 @@ writes to `$KUMO_HOME/credentials` (mode 0600) for the CLI.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,7 +27,11 @@ from api.services.projects import bootstrap
 from api.state import AppState
 from storage.config import Settings
 from storage.db import Database
+from storage.objectstore import ObjectStore, StoreError
+from storage.s3store import S3Store
 from storage.stores import open_store
+
+log = logging.getLogger("kumo.api")
 
 DESCRIPTION = """Cloud-ML-Engine-style training and online prediction on kumo's graph engine.
 
@@ -80,6 +85,16 @@ def _start(settings: Settings, db: Database) -> None:
               f"{settings.credentials_path}):\n  {token}", flush=True)
 
 
+def _ensure_bucket(store: ObjectStore) -> None:
+    """Create the S3 bucket on first start. An S3 server that is not up yet must not stop
+    the API from starting: /readyz reports it until it is."""
+    if isinstance(store, S3Store):
+        try:
+            store.ensure_bucket()
+        except StoreError as exc:
+            log.warning("object store not ready: %s", exc)
+
+
 def _version() -> str:
     try:
         return version("kumo")
@@ -98,6 +113,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
         try:
             await anyio.to_thread.run_sync(_start, settings, database)
             store = open_store(settings.resolved_store_url, settings)
+            await anyio.to_thread.run_sync(_ensure_bucket, store)
             app.state.kumo = AppState(settings=settings, db=database, store=store,
                                       predictions=PredictionService(settings))
             yield

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import os
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from datetime import timedelta
 from functools import lru_cache
 from itertools import islice
 
+import certifi
 import urllib3
 from minio import Minio
 from minio.datatypes import Part
@@ -52,9 +54,18 @@ _NOT_FOUND = {"NoSuchKey", "ResourceNotFound"}
 @lru_cache(maxsize=16)
 def _client(endpoint: str, access_key: str, secret_key: str, secure: bool,
             region: str) -> Minio:
-    """One client (and connection pool) per server and identity, shared by all stores."""
+    """One client (and connection pool) per server and identity, shared by all stores.
+    Its pool fails fast on a server that is down (one connect retry, 5 s connect timeout:
+    minio's default backs off for seconds, which stalls /readyz and start-up) and keeps
+    retrying the S3 server's own 5xx answers."""
+    http = urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=5, read=300), maxsize=10,
+        cert_reqs="CERT_REQUIRED" if secure else "CERT_NONE",
+        ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
+        retries=urllib3.Retry(total=5, connect=1, backoff_factor=0.2,
+                              status_forcelist=[500, 502, 503, 504]))
     return Minio(endpoint, access_key=access_key or None, secret_key=secret_key or None,
-                 secure=secure, region=region or None)
+                 secure=secure, region=region or None, http_client=http)
 
 
 def client_for(settings: Settings) -> Minio:
