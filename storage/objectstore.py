@@ -25,7 +25,8 @@ class StoreError(Exception):
 
 
 class InvalidKeyError(StoreError, ValueError):
-    """A key that is empty, absolute, contains `..`/empty segments/NUL, or is too long."""
+    """A key that is empty, absolute, contains `..`/empty segments/NUL or other control
+    characters, uses the reserved temp-file prefix, or is too long."""
 
 
 class ObjectNotFoundError(StoreError, KeyError):

@@ -67,11 +67,12 @@ def test_concurrent_migrations_are_safe(db_url: str) -> None:
         finally:
             database.dispose()
 
-    threads = [threading.Thread(target=start) for _ in range(starters)]
+    threads = [threading.Thread(target=start, daemon=True) for _ in range(starters)]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join()
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "migrations deadlocked"
     assert errors == []
     database = Database(db_url)
     with database.session() as session:
