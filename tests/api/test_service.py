@@ -9,6 +9,7 @@ import re
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from minio import Minio
 
 from api.app import create_app
 from storage.config import Settings
@@ -116,14 +117,17 @@ def test_probes(api: Api) -> None:
     assert api.client.get("/readyz").json() == {"status": "ready"}
 
 
-def test_readyz_is_503_when_the_store_is_not_usable(embedded_settings: Settings,
-                                                   s3_endpoint: str) -> None:
-    no_bucket = with_settings(embedded_settings, store_url="s3://never-created",
-                              s3_endpoint=s3_endpoint)
-    with TestClient(create_app(no_bucket)) as client:
+def test_readyz_is_503_when_the_bucket_goes_away(embedded_settings: Settings,
+                                                 s3_endpoint: str) -> None:
+    settings = with_settings(embedded_settings, store_url="s3://goes-away",
+                             s3_endpoint=s3_endpoint)
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/readyz").status_code == 200  # the start created the bucket
+        Minio(s3_endpoint, access_key=settings.s3_access_key,
+              secret_key=settings.s3_secret_key, secure=False).remove_bucket("goes-away")
         assert client.get("/healthz").status_code == 200  # the process itself is fine
         assert_error(client.get("/readyz"), 503, "UNAVAILABLE", "object store",
-                     "'never-created' does not exist")
+                     "'goes-away' does not exist")
 
 
 def test_docs_and_redoc_load_only_local_assets(api: Api) -> None:
