@@ -142,7 +142,11 @@ class TrainingInput(Request):
     scaleTier: Literal[SCALE_TIERS] = "BASIC"  # type: ignore[valid-type]
     region: str | None = None
     hyperparameters: dict[str, Any] | None = Field(
-        None, description="HyperparameterSpec (goal, params, maxTrials, ...)")
+        None, description="Cloud ML Engine's HyperparameterSpec (goal, "
+        "hyperparameterMetricTag, maxTrials, maxParallelTrials, maxFailedTrials, "
+        "enableTrialEarlyStopping, resumePreviousJobId, algorithm, params[]): the job "
+        "becomes a study, one trial per set of values, each run with "
+        "`--<parameterName>=<value>` appended to args")
     masterType: str | None = None
     masterConfig: dict[str, Any] | None = None
     workerType: str | None = None
@@ -208,7 +212,9 @@ class Job(BaseModel):
     endTime: datetime | None = None
     state: Literal[JOB_STATES]  # type: ignore[valid-type]
     errorMessage: str = ""
-    trainingOutput: dict[str, Any] = Field(default_factory=dict)
+    trainingOutput: dict[str, Any] = Field(default_factory=dict, description=(
+        "Tuning jobs: completedTrialCount, isHyperparameterTuningJob, "
+        "hyperparameterMetricTag and trials[] (best first), updated as trials end."))
     jobDir: str
 
 

@@ -1,4 +1,4 @@
-"""Where job processes run. One process = one `ProcessSpec` (a job, or later one trial of a
+"""Where job processes run. One process = one `ProcessSpec` (a job, or one trial of a
 tuning job); `Executor.submit` starts it and returns an `Execution` to cancel or wait on.
 
 `run_process` is the whole life of one process: fresh work dir, packages unpacked onto
@@ -55,7 +55,10 @@ that escaped its group but kept its stdout)."""
 
 STOP_REASONS = {"cancelled": "the job was cancelled",
                 "lost": "this runner lost the job to another runner",
-                "shutdown": "the runner is shutting down"}
+                "shutdown": "the runner is shutting down",
+                "stopped_early": "early stopping: the trial is behind the completed trials",
+                "study_failed": "too many trials of the study failed",
+                "error": "the job runner failed"}
 _MODULE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 _PR_SET_PDEATHSIG = 1
 _prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None

@@ -11,8 +11,9 @@ Threads of one runner:
 - one thread per job: builds the process spec, submits it, waits for the outcome, writes
   the final state. A failure of the runner itself on one job fails that job with a message
   and never stops the loop.
-A tuning job (issue #6) will run its study in that per-job thread, submitting one
-ProcessSpec per trial to the same executor; cancel and heartbeats already work per job.
+A tuning job (trainingInput.hyperparameters) runs its study (jobs.study) in that per-job
+thread instead, submitting one ProcessSpec per trial to the same executor and attaching each
+execution to the job, so cancel, shutdown and heartbeats work for its trials too.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from jobs import queue
 from jobs.collect import log_row
 from jobs.executor import Execution, Executor, Outcome, ProcessSpec, make_executor
 from jobs.queue import CANCELLED, CANCELLING, FAILED, SUCCEEDED, ClaimedJob, Recovered
+from jobs.study import is_study, run_study
 from storage.config import Settings
 from storage.db import Database
 
@@ -237,6 +239,7 @@ class Runner:
             return Outcome(FAILED, str(exc))
 
         def on_start() -> bool:
+            """PREPARING -> RUNNING once the (first) process runs; False: stop it."""
             with self.db.session() as session:
                 started = queue.mark_running(session, job.pk, self.runner_id)
                 if started:
@@ -245,6 +248,8 @@ class Runner:
                         f"{queue.MAX_ATTEMPTS}).")))
             return started
 
+        if is_study(job.training_input):
+            return run_study(job, spec, self.db, self.executor, self.runner_id, active, on_start)
         return active.attach(self.executor.submit(spec, on_start)).result()
 
     def _record(self, job: ClaimedJob, outcome: Outcome) -> None:

@@ -1,5 +1,6 @@
-"""Training jobs: create (QUEUED, for a runner to claim), describe, list with Cloud ML
-Engine's filters, cancel, and read the logs and metrics the runner collects."""
+"""Training jobs: create (QUEUED, for a runner to claim; a HyperparameterSpec is validated and
+stored with its defaults filled in), describe, list with Cloud ML Engine's filters, cancel,
+and read the logs and metrics the runner collects (per trial with trialId)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 from api import schemas
 from api.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from api.services.common import as_utc, paginate, utc
+from jobs.tuning.spec import SpecError, parse_spec
 from storage import models
 from storage.config import Settings
 from storage.db import Database
@@ -39,9 +41,32 @@ def default_job_dir(settings: Settings, project: str, job_id: str) -> str:
     return f"{settings.resolved_store_url}/projects/{project}/jobs/{job_id}"
 
 
+def _tuning_spec(session: Session, project: str, raw: dict[str, Any]) -> dict[str, Any]:
+    """A submitted HyperparameterSpec, validated, with CloudML's defaults filled in; a 400
+    naming the field otherwise. A resumed job must be a tuning job of the same project."""
+    try:
+        spec = parse_spec(raw)
+    except SpecError as exc:
+        raise InvalidArgument(f"trainingInput.{exc}") from None
+    resumed = spec.resume_previous_job_id
+    if resumed is not None:
+        previous = session.scalar(select(models.Job).where(models.Job.project == project,
+                                                           models.Job.job_id == resumed))
+        where = "trainingInput.hyperparameters.resumePreviousJobId"
+        if previous is None:
+            raise InvalidArgument(f"{where}: job {resumed!r} not found in project {project!r}")
+        if not (previous.training_input or {}).get("hyperparameters"):
+            raise InvalidArgument(f"{where}: job {resumed!r} is not a hyperparameter tuning "
+                                  f"job, so there is no study to resume")
+    return spec.to_api()
+
+
 def create_job(session: Session, settings: Settings, project: str,
                request: schemas.JobCreate) -> schemas.Job:
     training_input = request.trainingInput.model_dump(exclude_none=True)
+    if request.trainingInput.hyperparameters is not None:
+        training_input["hyperparameters"] = _tuning_spec(
+            session, project, request.trainingInput.hyperparameters)
     job_dir = request.trainingInput.jobDir or default_job_dir(settings, project, request.jobId)
     training_input["jobDir"] = job_dir
     row = models.Job(project=project, job_id=request.jobId, labels=request.labels,

@@ -27,6 +27,14 @@ model_dir; they are re-tagged and appended to $KUMO_METRICS_FILE, where the runn
 them: evaluation metrics under their own names (`loss`, `accuracy`, `average_loss`, `rmse`,
 ...: what tuning optimizes), training-batch metrics as `train/<tag>`. Progress goes to stdout.
 
+Tuning: a study names one of those evaluation metrics as its hyperparameterMetricTag, e.g.
+`accuracy` with goal MAXIMIZE, or `loss` / `rmse` with MINIMIZE (the trainers do not guess a
+direction for CloudML's default tag, and a trial that never reports the tag fails saying which
+tags it did report). Any flag can be tuned by its name with underscores or dashes:
+`learning_rate` (DOUBLE, UNIT_LOG_SCALE), `hidden_units` (CATEGORICAL such as "64,32", or
+INTEGER for one layer), `batch_size` and `max_steps` (INTEGER or DISCRETE), `dropout`,
+`optimizer` (CATEGORICAL). Each trial exports its snapshot to `{jobDir}/{trialId}/model/`.
+
 Snapshot: `{job_dir}/model/` gets model.json and variables.safetensors, written locally and
 uploaded, model.json last. Its metadata holds the estimator's own keys (head, n_classes,
 label_vocabulary, feature_columns, inputs) and

@@ -39,11 +39,16 @@ def test_submit_and_describe(platform_api: Api) -> None:
     job = submit(platform_api, "census_1", labels={"team": "ml"}, trainingInput={
         "pythonModule": "trainer.task", "args": ["--epochs", "3"], "scaleTier": "BASIC_GPU",
         "packageUris": ["s3://bucket/pkg.tar.gz"], "runtimeVersion": "1.15",
-        "hyperparameters": {"goal": "MAXIMIZE", "params": []}})
+        "hyperparameters": {"maxTrials": 4, "params": [
+            {"parameterName": "lr", "type": "DOUBLE", "minValue": 0.1, "maxValue": 1}]}})
     job_dir = f"{platform_api.settings.resolved_store_url}/projects/default/jobs/census_1"
     assert job["state"] == "QUEUED" and job["jobId"] == "census_1"
     assert job["jobDir"] == job["trainingInput"]["jobDir"] == job_dir
-    assert job["trainingInput"]["hyperparameters"] == {"goal": "MAXIMIZE", "params": []}
+    assert job["trainingInput"]["hyperparameters"] == {  # CloudML's defaults filled in
+        "goal": "MAXIMIZE", "hyperparameterMetricTag": "training/hptuning/metric",
+        "maxTrials": 4, "maxParallelTrials": 1, "maxFailedTrials": 0,
+        "enableTrialEarlyStopping": False, "algorithm": "ALGORITHM_UNSPECIFIED",
+        "params": [{"parameterName": "lr", "type": "DOUBLE", "minValue": 0.1, "maxValue": 1}]}
     assert job["trainingInput"]["runtimeVersion"] == "1.15"
     assert job["labels"] == {"team": "ml"}
     assert job["createTime"].endswith("Z") and job["startTime"] is None
