@@ -26,6 +26,7 @@ from __future__ import annotations
 import copy
 import math
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -44,6 +45,9 @@ from storage.stores import open_store
 __all__ = ["PredictionInputError", "PredictionService"]
 
 DEFAULT_MAX_MODELS = 16
+# A prediction expected to take less than this may run on the event loop: handing it to a
+# worker thread costs about as much, and under load the threads fight the loop for the GIL.
+QUICK_SECONDS = 0.002
 _ACCEPTS = {"f": "biuf", "i": "biu", "u": "biu", "b": "b"}  # value kinds per input kind
 _SHOWN_NAMES = 8
 
@@ -204,6 +208,7 @@ class _Model:
         self.classes = self._classes(metadata, signature, uri)
         label = metadata.get("label_column")
         self.label = label if isinstance(label, str) and self.columns else None
+        self.seconds_per_instance: float | None = None  # running mean over recent calls
         self.description = {
             "inputs": signature["inputs"], "outputs": signature["outputs"],
             "head": self.head, "classes": self.classes,
@@ -271,13 +276,19 @@ class _Model:
 
     # -- predicting ---------------------------------------------------------------------------
     def predict(self, instances: list[Any]) -> list[Any]:
+        start = time.thread_time()  # CPU time: waits for the GIL or a core do not count
         feeds = self._column_feeds(instances) if self.columns is not None \
             else self._input_feeds(instances)
         try:
             outputs = self.predictor.predict(feeds)
         except ValueError as exc:  # what the checks above cannot see, e.g. a fixed batch size
             raise PredictionInputError(f"instances: {exc}") from None
-        return self._predictions(outputs, len(instances))
+        predictions = self._predictions(outputs, len(instances))
+        per_instance = (time.thread_time() - start) / len(instances)
+        mean = self.seconds_per_instance
+        self.seconds_per_instance = per_instance if mean is None else \
+            0.8 * mean + 0.2 * per_instance
+        return predictions
 
     def _input_feeds(self, instances: list[Any]) -> dict[str, np.ndarray]:
         names = list(self.inputs)
@@ -459,6 +470,14 @@ class PredictionService:
         if not instances:
             raise PredictionInputError("instances is empty: send at least one instance")
         return self._model(uri, False).predict(instances)
+
+    def is_quick(self, uri: str, count: int) -> bool:
+        """Whether `uri` is loaded and `count` instances are expected (from its recent calls)
+        to predict within QUICK_SECONDS: cheap enough to run on an event loop."""
+        with self._lock:
+            model = self._models.get(uri.rstrip("/"))
+        per_instance = None if model is None else model.seconds_per_instance
+        return per_instance is not None and per_instance * count < QUICK_SECONDS
 
     def _model(self, uri: str, reload: bool) -> _Model:
         key = uri.rstrip("/")

@@ -11,7 +11,7 @@ from api import schemas
 from api.auth import Context, ProjectCtx, project_context
 from api.errors import OrjsonResponse
 from api.routes.params import ERRORS, PageSize, PageToken
-from api.routing import JsonRoute, openapi_for, parse_body
+from api.routing import JsonRoute, PlainRoute, openapi_for, read_json, validate
 from api.services import models
 from api.services.common import DEFAULT_PAGE_SIZE
 
@@ -22,44 +22,60 @@ _CONFLICT = {409: {"model": schemas.ErrorResponse, "description": "name already 
 
 
 # The :predict routes come first: they are matched first, and they are the hot path.
-async def _predict(ctx: Context, model: str, version: str | None,
-                   body: schemas.PredictRequest) -> OrjsonResponse:
-    """The hot path: the version's URI from the serving cache (else one query), then the
-    computation, in one worker-thread trip."""
-    state, key = ctx.state, f"{ctx.project}/{model}/{version or ''}"
+async def _predict(request: Request, version: str | None) -> OrjsonResponse:
+    """The hot path, on the event loop when it can be: the caller from the auth cache, the
+    version's URI from the serving cache, and a prediction PredictionService.is_quick says
+    is cheap. A cache miss, a snapshot still to load and a long prediction go to a worker
+    thread, so they never stall other requests."""
+    ctx = await project_context(request)
+    instances = _instances(await read_json(request))
+    state, model = ctx.state, request.path_params["model"]
+    key = f"{ctx.project}/{model}/{version or ''}"
+    uri = state.serving_cache.get(key)
+    if uri is None:
+        uri = await run_in_threadpool(_serving_uri, ctx, model, version)
+        state.serving_cache.put(key, uri)
+    if state.predictions.is_quick(uri, len(instances)):
+        predictions = models.predict(state.predictions, uri, instances)
+    else:
+        predictions = await run_in_threadpool(models.predict, state.predictions, uri,
+                                              instances)
+    return OrjsonResponse({"predictions": predictions})
 
-    def run() -> list[Any]:
-        uri = state.serving_cache.get(key)
-        if uri is None:
-            with state.db.session() as session:
-                uri = models.serving_uri(session, ctx.project, model, version)
-            state.serving_cache.put(key, uri)
-        return models.predict(state.predictions, uri, body.instances)
 
-    return OrjsonResponse({"predictions": await run_in_threadpool(run)})
+def _instances(body: Any) -> list[Any]:
+    """The request's instances. A well-formed body skips pydantic, which would cost more than
+    this check; any other gets pydantic's 400, as the other routes do."""
+    instances = body.get("instances") if type(body) is dict and len(body) == 1 else None
+    if type(instances) is list and instances:
+        return instances
+    return validate(schemas.PredictRequest, body).instances
+
+
+def _serving_uri(ctx: Context, model: str, version: str | None) -> str:
+    with ctx.state.db.session() as session:
+        return models.serving_uri(session, ctx.project, model, version)
 
 
 # The :predict handlers read their request themselves (auth, path, body): FastAPI's
 # per-parameter dependency solving costs more than the prediction of a small model.
-@router.post("/{model}:predict", response_model=schemas.PredictResponse,
-             openapi_extra=openapi_for(schemas.PredictRequest, ["project", "model"]))
 async def predict(request: Request) -> OrjsonResponse:
     """Predict with the model's default version: one prediction per instance (classifiers:
     `classes` and `probabilities`). A bad instance answers 400 naming it."""
-    ctx = await project_context(request)
-    body = await parse_body(request, schemas.PredictRequest)
-    return await _predict(ctx, request.path_params["model"], None, body)
+    return await _predict(request, None)
 
 
-@router.post("/{model}/versions/{version}:predict", response_model=schemas.PredictResponse,
-             openapi_extra=openapi_for(schemas.PredictRequest,
-                                       ["project", "model", "version"]))
 async def predict_version(request: Request) -> OrjsonResponse:
     """Predict with this version."""
-    ctx = await project_context(request)
-    body = await parse_body(request, schemas.PredictRequest)
-    return await _predict(ctx, request.path_params["model"], request.path_params["version"],
-                          body)
+    return await _predict(request, request.path_params["version"])
+
+
+for _path, _endpoint, _params in (
+        ("/{model}:predict", predict, ["project", "model"]),
+        ("/{model}/versions/{version}:predict", predict_version, ["project", "model", "version"])):
+    router.add_api_route(_path, _endpoint, methods=["POST"], route_class_override=PlainRoute,
+                         response_model=schemas.PredictResponse,
+                         openapi_extra=openapi_for(schemas.PredictRequest, _params))
 
 
 @router.post("", responses=_CONFLICT)
