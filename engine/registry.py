@@ -21,9 +21,10 @@ Kernel = Callable[..., Any]
 
 
 class ExecContext:
-    """What a kernel factory may bind: the backend, the session's variable store and RNG."""
+    """What a kernel factory may bind: the backend, the session's variable store and RNG, and
+    scratch arrays for kernels' internal temporaries."""
 
-    __slots__ = ("backend", "rng_for", "variables", "xp")
+    __slots__ = ("backend", "rng_for", "scratch", "variables", "xp")
 
     def __init__(
         self, backend: Backend, variables: dict[str, Any], rng_for: Callable[[Operation], Any]
@@ -32,6 +33,40 @@ class ExecContext:
         self.xp = backend.xp
         self.variables = variables
         self.rng_for = rng_for
+        self.scratch = Scratch(backend.xp)
+
+
+class Scratch:
+    """Work arrays a kernel takes for temporaries and gives back before it returns, so that
+    big temporaries are reused from one run to the next (kept per Session and device, dropped
+    with the Session). A kernel's results never come from here: they outlive the call. Safe
+    with several threads running one Session: an array is handed to one taker at a time."""
+
+    KEEP = 2  # arrays kept per (shape, dtype)
+
+    def __init__(self, xp: Any) -> None:
+        self.xp = xp
+        self._free: dict[tuple[Any, ...], list[Any]] = {}
+
+    def take(self, shape: tuple[int, ...], dtype: Any) -> Any:
+        """An uninitialised array of `shape` and `dtype`."""
+        free = self._free.get((shape, dtype))
+        if free:
+            try:
+                return free.pop()
+            except IndexError:  # another thread took the last one
+                pass
+        return self.xp.empty(shape, dtype)
+
+    def give(self, arrays: Sequence[Any]) -> None:
+        """Return arrays from `take` (nothing may still use them)."""
+        for array in arrays:
+            free = self._free.setdefault((array.shape, array.dtype), [])
+            if len(free) < self.KEEP:
+                free.append(array)
+
+    def clear(self) -> None:
+        self._free.clear()
 
 
 class OpDef:

@@ -158,6 +158,8 @@ class Session:
         self._closed = True
         self._variables.clear()
         self._plans.clear()
+        for ctx in self._contexts.values():
+            ctx.scratch.clear()
 
     @property
     def sess_str(self) -> str:

@@ -204,81 +204,117 @@ def _use_spectral(xp: Any, x_shape: tuple[int, ...], w_shape: tuple[int, ...], d
     return 2 * spectral < direct  # its GEMMs are smaller, so it must win by a clear margin
 
 
-def _spectral_input(s: _Spectral, x: Any) -> Any:
-    """x (N,H,W,C) -> its spectrum (N, Fh*Pw, 2C)."""
+class _Work:
+    """The temporaries of one spectral op call, taken from the session's scratch arrays
+    (`ExecContext.scratch`) and given back when the call ends: a training step then reuses
+    the same ~10 MB per convolution instead of allocating (and page-faulting) it anew. Results
+    that leave the op never come from here."""
+
+    __slots__ = ("dtype", "scratch", "taken", "xp")
+
+    def __init__(self, ctx: ExecContext, dtype: Any) -> None:
+        self.xp, self.scratch, self.dtype, self.taken = ctx.xp, ctx.scratch, dtype, []
+
+    def empty(self, shape: tuple[int, ...]) -> Any:
+        out = self.scratch.take(shape, self.dtype)
+        self.taken.append(out)
+        return out
+
+    def matmul(self, a: Any, b: Any, shape: tuple[int, ...]) -> Any:
+        return self.xp.matmul(a, b, out=self.empty(shape))
+
+    def __enter__(self) -> _Work:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.scratch.give(self.taken)
+
+
+def _spectral_input(work: _Work, s: _Spectral, x: Any) -> Any:
+    """x (N,H,W,C) -> its spectrum (N, Fh*Pw, 2C), in scratch."""
     n, h, w, c = x.shape
-    half = s.ah @ x.reshape(n, h, w * c)
-    return (s.bw @ half.reshape(n * s.fh, 2 * w, c)).reshape(n, s.fh * s.pw, 2 * c)
+    half = work.matmul(s.ah, x.reshape(n, h, w * c), (n, 2 * s.fh, w * c))
+    spec = work.matmul(s.bw, half.reshape(n * s.fh, 2 * w, c), (n * s.fh, 2 * s.pw, c))
+    return spec.reshape(n, s.fh * s.pw, 2 * c)
 
 
-def _spectral_input_t(s: _Spectral, spectrum: Any, like: Any) -> Any:
-    """The transpose of `_spectral_input`: (N, Fh*Pw, 2C) -> (N,H,W,C)."""
+def _spectral_input_t(work: _Work, s: _Spectral, spectrum: Any, like: Any) -> Any:
+    """The transpose of `_spectral_input`: (N, Fh*Pw, 2C) -> a new (N,H,W,C) array."""
     n, h, w, c = like.shape
-    half = s.bw.T @ spectrum.reshape(n * s.fh, 2 * s.pw, c)
+    half = work.matmul(s.bw.T, spectrum.reshape(n * s.fh, 2 * s.pw, c), (n * s.fh, 2 * w, c))
     return (s.ah.T @ half.reshape(n, 2 * s.fh, w * c)).reshape(n, h, w, c)
 
 
-def _spectral_filter(xp: Any, s: _Spectral, f: Any) -> Any:
-    """The filter as one real (2C, 2O) block per frequency: (Fh*Pw, 2C, 2O)."""
+def _spectral_filter(work: _Work, s: _Spectral, f: Any) -> Any:
+    """The filter as one real (2C, 2O) block per frequency: (Fh*Pw, 2C, 2O), in scratch."""
     kh, kw, c, o = f.shape
-    half = s.awh @ f.reshape(kh, kw * c * o)
-    spec = (s.bww @ half.reshape(s.fh, 2 * kw, c * o)).reshape(s.fh * s.pw, 2, c, o)
-    block = xp.empty((s.fh * s.pw, 2, c, 2, o), dtype=f.dtype)
+    freqs = s.fh * s.pw
+    half = work.matmul(s.awh, f.reshape(kh, kw * c * o), (2 * s.fh, kw * c * o))
+    spec = work.matmul(s.bww, half.reshape(s.fh, 2 * kw, c * o), (s.fh, 2 * s.pw, c * o))
+    spec = spec.reshape(freqs, 2, c, o)
+    block = work.empty((freqs, 2, c, 2, o))
     block[:, 0, :, 0] = spec[:, 0]  # [re, im] @ [[a, b], [-b, a]] = (re + i im)(a + i b)
     block[:, 1, :, 1] = spec[:, 0]
     block[:, 0, :, 1] = spec[:, 1]
-    xp.negative(spec[:, 1], out=block[:, 1, :, 0])
-    return block.reshape(s.fh * s.pw, 2 * c, 2 * o)
+    work.xp.negative(spec[:, 1], out=block[:, 1, :, 0])
+    return block.reshape(freqs, 2 * c, 2 * o)
 
 
-def _spectral_filter_t(xp: Any, s: _Spectral, block: Any, like: Any) -> Any:
-    """The transpose of `_spectral_filter`: (Fh*Pw, 2C, 2O) -> (KH, KW, C, O)."""
+def _spectral_filter_t(work: _Work, s: _Spectral, block: Any, like: Any) -> Any:
+    """The transpose of `_spectral_filter`: (Fh*Pw, 2C, 2O) -> a new (KH, KW, C, O) array."""
     kh, kw, c, o = like.shape
     block = block.reshape(-1, 2, c, 2, o)
-    spec = xp.empty((block.shape[0], 2, c, o), dtype=block.dtype)
-    xp.add(block[:, 0, :, 0], block[:, 1, :, 1], out=spec[:, 0])
-    xp.subtract(block[:, 0, :, 1], block[:, 1, :, 0], out=spec[:, 1])
-    half = s.bww.T @ spec.reshape(s.fh, 2 * s.pw, c * o)
+    spec = work.empty((block.shape[0], 2, c, o))
+    work.xp.add(block[:, 0, :, 0], block[:, 1, :, 1], out=spec[:, 0])
+    work.xp.subtract(block[:, 0, :, 1], block[:, 1, :, 0], out=spec[:, 1])
+    half = work.matmul(s.bww.T, spec.reshape(s.fh, 2 * s.pw, c * o), (s.fh, 2 * kw, c * o))
     return (s.awh.T @ half.reshape(2 * s.fh, kw * c * o)).reshape(kh, kw, c, o)
 
 
-def _spectral_output(s: _Spectral, spectrum: Any, o: int) -> Any:
-    """(N, Fh*Pw, 2O) -> the real output (N, OH, OW, O)."""
+def _spectral_output(work: _Work, s: _Spectral, spectrum: Any, o: int) -> Any:
+    """(N, Fh*Pw, 2O) -> the real output, a new (N, OH, OW, O) array."""
     n, (oh, ow) = spectrum.shape[0], s.out
-    half = s.cw @ spectrum.reshape(n * s.fh, 2 * s.pw, o)
+    half = work.matmul(s.cw, spectrum.reshape(n * s.fh, 2 * s.pw, o), (n * s.fh, 2 * ow, o))
     return (s.g @ half.reshape(n, 2 * s.fh, ow * o)).reshape(n, oh, ow, o)
 
 
-def _spectral_output_t(s: _Spectral, dy: Any) -> Any:
-    """The transpose of `_spectral_output`: (N, OH, OW, O) -> (N, Fh*Pw, 2O)."""
+def _spectral_output_t(work: _Work, s: _Spectral, dy: Any) -> Any:
+    """The transpose of `_spectral_output`: (N, OH, OW, O) -> (N, Fh*Pw, 2O), in scratch."""
     n, oh, ow, o = dy.shape
-    half = s.g.T @ dy.reshape(n, oh, ow * o)
-    return (s.cw.T @ half.reshape(n * s.fh, 2 * ow, o)).reshape(n, s.fh * s.pw, 2 * o)
+    half = work.matmul(s.g.T, dy.reshape(n, oh, ow * o), (n, 2 * s.fh, ow * o))
+    spec = work.matmul(s.cw.T, half.reshape(n * s.fh, 2 * ow, o), (n * s.fh, 2 * s.pw, o))
+    return spec.reshape(n, s.fh * s.pw, 2 * o)
 
 
-def _per_frequency(xp: Any, a: Any, b: Any) -> Any:
-    """(N, F, I) @ (F, I, J) -> (N, F, J): one GEMM per frequency, read and written in place."""
+def _per_frequency(work: _Work, a: Any, b: Any) -> Any:
+    """(N, F, I) @ (F, I, J) -> (N, F, J) in scratch: one GEMM per frequency, in place."""
     n, freqs, _ = a.shape
-    out = xp.empty((n, freqs, b.shape[2]), dtype=a.dtype)
-    xp.matmul(a.transpose(1, 0, 2), b, out=out.transpose(1, 0, 2))
+    out = work.empty((n, freqs, b.shape[2]))
+    work.xp.matmul(a.transpose(1, 0, 2), b, out=out.transpose(1, 0, 2))
     return out
 
 
-def _spectral_conv(xp: Any, s: _Spectral, x: Any, f: Any) -> Any:
-    block = _spectral_filter(xp, s, f)
-    return _spectral_output(s, _per_frequency(xp, _spectral_input(s, x), block), f.shape[3])
+def _spectral_conv(ctx: ExecContext, s: _Spectral, x: Any, f: Any) -> Any:
+    with _Work(ctx, x.dtype) as work:
+        block = _spectral_filter(work, s, f)
+        spectrum = _per_frequency(work, _spectral_input(work, s, x), block)
+        return _spectral_output(work, s, spectrum, f.shape[3])
 
 
-def _spectral_backprop_input(xp: Any, s: _Spectral, x: Any, f: Any, dy: Any) -> Any:
-    block = _spectral_filter(xp, s, f)
-    dspec = _per_frequency(xp, _spectral_output_t(s, dy), block.transpose(0, 2, 1))
-    return _spectral_input_t(s, dspec, x)
+def _spectral_backprop_input(ctx: ExecContext, s: _Spectral, x: Any, f: Any, dy: Any) -> Any:
+    with _Work(ctx, dy.dtype) as work:
+        block = _spectral_filter(work, s, f)
+        dspec = _per_frequency(work, _spectral_output_t(work, s, dy), block.transpose(0, 2, 1))
+        return _spectral_input_t(work, s, dspec, x)
 
 
-def _spectral_backprop_filter(xp: Any, s: _Spectral, x: Any, f: Any, dy: Any) -> Any:
-    spec = _spectral_input(s, x).transpose(1, 2, 0)  # (F, 2C, N)
-    dblock = xp.matmul(spec, _spectral_output_t(s, dy).transpose(1, 0, 2))
-    return _spectral_filter_t(xp, s, dblock, f)
+def _spectral_backprop_filter(ctx: ExecContext, s: _Spectral, x: Any, f: Any,
+                              dy: Any) -> Any:
+    with _Work(ctx, dy.dtype) as work:
+        spec = _spectral_input(work, s, x).transpose(1, 2, 0)  # (F, 2C, N)
+        dspec = _spectral_output_t(work, s, dy).transpose(1, 0, 2)  # (F, N, 2O)
+        dblock = work.matmul(spec, dspec, (spec.shape[0], spec.shape[1], dspec.shape[2]))
+        return _spectral_filter_t(work, s, dblock, f)
 
 
 # -- attribute validation (public functions) ------------------------------------------------------
@@ -386,7 +422,7 @@ class Conv2D(_ConvOp):
             g = _geometry(x.shape[1], x.shape[2], kh, kw, strides, dilations, padding)
             if _use_spectral(xp, x.shape, w.shape, x.dtype, strides, dilations, padding):
                 s = _spectral(x.shape[1], x.shape[2], kh, kw, dilations, padding, str(x.dtype))
-                return _spectral_conv(xp, s, x, w)
+                return _spectral_conv(ctx, s, x, w)
             cols = _im2col(xp, x, g, kh, kw, strides, dilations)
             return (cols @ w.reshape(-1, o)).reshape(x.shape[0], *g.out, o)
 
@@ -416,7 +452,7 @@ class Conv2DBackpropInput(_ConvOp):
             g = _geometry(h, wd, kh, kw, strides, dilations, padding)
             if _use_spectral(xp, x.shape, w.shape, dy.dtype, strides, dilations, padding):
                 s = _spectral(h, wd, kh, kw, dilations, padding, str(dy.dtype))
-                return _spectral_backprop_input(xp, s, x, w, dy)
+                return _spectral_backprop_input(ctx, s, x, w, dy)
             dy2 = dy.reshape(-1, o)
             pieces = ((index, (dy2 @ w[i, j].T).reshape(n, *g.out, c))
                       for i, j, index in g.offsets)
@@ -447,7 +483,7 @@ class Conv2DBackpropFilter(_ConvOp):
             g = _geometry(x.shape[1], x.shape[2], kh, kw, strides, dilations, padding)
             if _use_spectral(xp, x.shape, w.shape, dy.dtype, strides, dilations, padding):
                 s = _spectral(x.shape[1], x.shape[2], kh, kw, dilations, padding, str(dy.dtype))
-                return _spectral_backprop_filter(xp, s, x, w, dy)
+                return _spectral_backprop_filter(ctx, s, x, w, dy)
             cols = _im2col(xp, x, g, kh, kw, strides, dilations)
             return (cols.T @ dy.reshape(-1, o)).reshape(w.shape)
 
