@@ -9,8 +9,12 @@ thread on this machine; an executor for other machines (Dask) runs the same func
 
 A job process must not outlive its runner: if the runner is killed (SIGKILL, OOM killer) no
 one would ever stop or account for the process. On Linux the child asks the kernel for
-SIGKILL when its parent dies (prctl PR_SET_PDEATHSIG, set between fork and exec, followed
-by a check that the parent has not died already). The kernel sends it when the *thread*
+SIGKILL when its parent dies (prctl PR_SET_PDEATHSIG, followed by a check that the parent
+has not died already). The child does that itself, as its first act, before it runs the
+module (`_LAUNCH`): set by a preexec_fn instead, it would make subprocess fork() rather than
+vfork(), and fork() runs OpenBLAS's at-fork handler, which shuts its thread pool down under
+any numpy call running in another thread of this process (a GP proposal of a tuning study, a
+prediction of `kumo serve`): that call then waits forever. The kernel sends it when the *thread*
 that forked the child exits, so the thread that starts a process is the one that waits for
 it (`run_process` does both). Processes the job itself starts in its process group are
 stopped with it on cancel and at its end, but not by the death signal.
@@ -19,7 +23,6 @@ stopped with it on cancel and at its end, but not by the death signal.
 from __future__ import annotations
 
 import abc
-import ctypes
 import logging
 import os
 import re
@@ -60,8 +63,17 @@ STOP_REASONS = {"cancelled": "the job was cancelled",
                 "study_failed": "too many trials of the study failed",
                 "error": "the job runner failed"}
 _MODULE_NAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
-_PR_SET_PDEATHSIG = 1
-_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
+# python -c _LAUNCH RUNNER_PID MODULE ARGS...: `python -m MODULE ARGS...` that dies with the
+# runner (see module doc); it imports nothing of kumo's, so a user package cannot shadow it.
+_LAUNCH = """\
+import ctypes, os, signal, sys
+runner, module = int(sys.argv.pop(1)), sys.argv.pop(1)
+ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+if os.getppid() != runner:  # the runner died before prctl took effect
+    os._exit(1)
+del ctypes, os, signal, sys, runner
+__import__("runpy")._run_module_as_main(module)  # what `python -m` calls: same errors
+"""
 
 
 @dataclass(frozen=True)
@@ -199,18 +211,12 @@ def process_env(settings: Settings, spec: ProcessSpec, workdir: Path,
     return env
 
 
-def _die_with_runner() -> Callable[[], None] | None:
-    """The preexec_fn that makes the child die with this process (see module doc)."""
-    if _prctl is None:
-        return None
-    runner_pid = os.getpid()
-
-    def preexec() -> None:
-        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != runner_pid:  # the runner died before prctl took effect
-            os._exit(1)
-
-    return preexec
+def _dying_with_runner(argv: list[str]) -> list[str]:
+    """`python -m module args` as a command that dies with this process (see module doc)."""
+    if sys.platform != "linux":
+        return argv
+    python, _, module, *args = argv
+    return [python, "-c", _LAUNCH, str(os.getpid()), module, *args]
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
@@ -259,10 +265,10 @@ def run_process(spec: ProcessSpec, settings: Settings, database: Database,
             return Outcome(CANCELLED, cancel_reason=execution.cancel_reason)
         argv = spec.argv()
         collector.system(f"Running: python {shlex.join(argv[1:])}")
-        proc = subprocess.Popen(argv, cwd=workdir, stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen(_dying_with_runner(argv), cwd=workdir, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 env=process_env(settings, spec, workdir, import_paths),
-                                start_new_session=True, preexec_fn=_die_with_runner())
+                                start_new_session=True)
         try:
             assert proc.stdout is not None and proc.stderr is not None
             pumps = [collector.pump("stdout", proc.stdout),

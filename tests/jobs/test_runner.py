@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 
@@ -116,6 +118,36 @@ def test_failing_module_fails_the_job_with_its_last_error_line(
     assert "about to fail" in logs(job_db, pk, "stdout")
     assert "Traceback (most recent call last):" in logs(job_db, pk, "stderr")
     assert logs(job_db, pk, "system")[-1] == f"Job failed: {job.error_message}"
+
+
+def test_numpy_in_another_thread_keeps_going_while_job_processes_start(
+        job_settings: Settings, job_db: Database, trainer_package: Callable[..., str],
+        start_runner: Callable[..., Runner]) -> None:
+    """`kumo serve` predicts (and a study proposes trials) with numpy in threads while the
+    runner starts processes: starting one must not fork() under a multi-threaded BLAS call,
+    whose thread pool OpenBLAS shuts down at fork, leaving the call waiting forever."""
+    uri = trainer_package(quick="print('done')")
+    pks = [submit(job_db, job_settings, "trainer.quick", package_uris=[uri]) for _ in range(4)]
+    a, b = np.random.default_rng(0).random((3000, 16)), np.ones((16, 16))
+    stop, products = threading.Event(), [0]
+
+    def multiply() -> None:  # the GP's product; OpenBLAS runs it on its threads
+        while not stop.is_set():
+            a @ b.T
+            products[0] += 1
+
+    thread = threading.Thread(target=multiply, daemon=True)
+    thread.start()
+    start_runner(job_settings, job_db)
+    try:
+        for pk in pks:
+            assert wait_state(job_db, pk, "SUCCEEDED", "FAILED").state == "SUCCEEDED"
+        before = products[0]
+        wait_for(lambda: products[0] > before, timeout=5, what="numpy to go on multiplying")
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive()
 
 
 @pytest.mark.parametrize(("module", "packages", "message"), [
