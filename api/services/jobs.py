@@ -88,6 +88,16 @@ def _job_row(session: Session, project: str, job_id: str) -> models.Job:
     return row
 
 
+def _job_pk(session: Session, project: str, job_id: str, trial_id: str | None) -> int:
+    """The job's primary key, for reading its logs or metrics; naming a trial the job does not
+    have is a 404 too, not an empty answer that reads as "nothing reported yet"."""
+    pk = _job_row(session, project, job_id).id
+    if trial_id and session.scalar(select(models.Trial.id).where(
+            models.Trial.job_pk == pk, models.Trial.trial_id == trial_id)) is None:
+        raise NotFound(f"job {job_id!r} has no trial {trial_id[:40]!r}")
+    return pk
+
+
 def get_job(session: Session, project: str, job_id: str) -> schemas.Job:
     return _resource(_job_row(session, project, job_id))
 
@@ -170,8 +180,8 @@ def _entry(row: models.LogLine) -> schemas.LogEntry:
 
 def list_logs(session: Session, project: str, job_id: str, page_size: int,
               page_token: str | None, trial_id: str | None) -> schemas.LogList:
-    job = _job_row(session, project, job_id)
-    stmt = select(models.LogLine).where(models.LogLine.job_pk == job.id)
+    stmt = select(models.LogLine).where(
+        models.LogLine.job_pk == _job_pk(session, project, job_id, trial_id))
     if trial_id:
         stmt = stmt.where(models.LogLine.trial_id == trial_id)
     rows, token = paginate(session, stmt, models.LogLine.id, page_size, page_token)
@@ -185,7 +195,7 @@ async def follow_logs(db: Database, project: str, job_id: str, trial_id: str | N
 
     def job_pk() -> int:
         with db.session() as session:
-            return _job_row(session, project, job_id).id
+            return _job_pk(session, project, job_id, trial_id)
 
     def batch(pk: int, after: int) -> tuple[str, list[bytes], int]:
         # The state is read before the lines: a job seen ended has written all its lines.
@@ -213,8 +223,8 @@ async def follow_logs(db: Database, project: str, job_id: str, trial_id: str | N
 
 def get_metrics(session: Session, project: str, job_id: str,
                 trial_id: str | None) -> schemas.Metrics:
-    job = _job_row(session, project, job_id)
-    stmt = select(models.Metric).where(models.Metric.job_pk == job.id)
+    stmt = select(models.Metric).where(
+        models.Metric.job_pk == _job_pk(session, project, job_id, trial_id))
     if trial_id:
         stmt = stmt.where(models.Metric.trial_id == trial_id)
     series: dict[str, list[schemas.MetricPoint]] = defaultdict(list)

@@ -168,6 +168,8 @@ def add_logs(api: Api, job_id: str, lines: list[tuple[str, str]],
              trial: str | None = None) -> None:
     pk = job_pk(api, job_id)
     with api.client.app.state.kumo.db.session() as session:  # type: ignore[attr-defined]
+        if trial is not None:
+            session.add(models.Trial(job_pk=pk, trial_id=trial))
         session.add_all(models.LogLine(job_pk=pk, stream=s, text=t, trial_id=trial)
                         for s, t in lines)
 
@@ -223,6 +225,7 @@ def test_metrics_series(api: Api) -> None:
         for step, loss in ((20, 0.5), (10, 0.9)):
             session.add(models.Metric(job_pk=pk, tag="loss", step=step, value=loss,
                                       wall_time=1000.0 + step))
+        session.add(models.Trial(job_pk=pk, trial_id="2"))
         session.add(models.Metric(job_pk=pk, tag="accuracy", step=20, value=0.8,
                                   wall_time=1020.0, trial_id="2"))
     metrics = api.client.get(f"{JOBS}/learner/metrics", headers=api.admin).json()["metrics"]

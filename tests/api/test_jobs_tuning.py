@@ -119,3 +119,10 @@ def test_a_study_shows_its_trials_logs_and_metrics(api: Api) -> None:
                              headers=api.admin).json()["metrics"]
     assert [(p["step"], p["value"]) for p in metrics["score"]] == [
         (1, pytest.approx(lr)), (2, pytest.approx(2 * lr))]
+    for what in ("logs", "metrics"):  # a trial the study does not have is a 404, not empty
+        reply = api.client.get(f"{JOBS}/tuned/{what}", params={"trialId": "99"},
+                               headers=api.admin)
+        assert reply.status_code == 404 and "no trial '99'" in reply.text, reply.text
+    reply = api.client.get(f"{JOBS}/tuned/logs", params={"trialId": "99", "follow": "true"},
+                           headers=api.admin)
+    assert reply.status_code == 404, reply.text
