@@ -8,9 +8,10 @@ the hyperparameter-tuning literature, minimised:
 Each searcher runs `--trials` sequential trials for each of `--seeds` seeds; the table shows
 the median over seeds of the best value found after 15, 30 and 50 trials, and the regret ratio
 (best found minus optimum) of kumo over TPE at 30 trials. Target: at most 1 on both objectives,
-aim 0.5.
+aim 0.5. Then the platform overhead of a real study (bench/tuning_overhead.py, its defaults:
+20 trials of a tiny trainer, 4 in parallel, against the same trials run by hand).
 
-    python bench/tuning.py [--seeds 20] [--trials 50] [--workers N]
+    python bench/tuning.py [--seeds 20] [--trials 50] [--workers N] [--no-overhead]
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import limit_threads
+from bench.tuning_overhead import measure as measure_overhead
 from jobs.tuning.search import Observation, make_searcher
 from jobs.tuning.spec import parse_spec
 
@@ -135,8 +137,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--trials", type=int, default=50)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--no-overhead", action="store_true",
+                        help="skip the platform-overhead study")
     args = parser.parse_args()
     search_quality(args.seeds, args.trials, args.workers)
+    if not args.no_overhead:
+        measure_overhead()
 
 
 if __name__ == "__main__":
