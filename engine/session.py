@@ -93,7 +93,7 @@ def _rebuild(template: Any, values: list[Any]) -> Any:
 class _Plan:
     """A compiled (fetches, feeds) pair: flat steps over integer slots."""
 
-    __slots__ = ("feed_slots", "fetch_slots", "initial", "ops", "run", "steps")
+    __slots__ = ("direct", "feed_slots", "fetch_slots", "initial", "ops", "run", "steps")
 
     def __init__(self) -> None:
         # (kernel, input slots, output slot(s), slots whose last reader is this step)
@@ -101,9 +101,12 @@ class _Plan:
         self.ops: list[Operation] = []
         self.feed_slots: dict[Tensor, int] = {}
         self.fetch_slots: list[int | None] = []
+        # fetch slots whose value is returned as it is: a new host array nothing else holds
+        self.direct: set[int] = set()
         # the slots' values when a run starts: constants, computed once here; None elsewhere
         self.initial: list[Any] = []
-        # feed values (in feed_slots order) -> the fetch slots' raw values (None for ops)
+        # feed values (in feed_slots order) -> the fetched values on the host (None for ops),
+        # computed with floating-point warnings off
         self.run: Callable[..., list[Any]] = _unbound
 
 
@@ -186,7 +189,7 @@ class Session:
             t = self._feed_tensor(key)
             feeds[t] = _feed_value(t, value, t.dtype.np, t.static_shape)
         plan = self._plan(elements, list(feeds))
-        return _rebuild(template, self._execute(plan, feeds.values()))
+        return _rebuild(template, plan.run(*feeds.values()))
 
     def make_callable(self, fetches: Any, feed_list: Sequence[Any] | None = None,
                       accept_options: bool = False) -> Callable[..., Any]:
@@ -201,7 +204,7 @@ class Session:
         checks = [_feed_check(t) for t in fed]
         # a flat list of fetches is the plan's own result list: no rebuilding per call
         flat = isinstance(template, list) and all(isinstance(x, _Leaf) for x in template)
-        execute = self._execute
+        run = plan.run
 
         def call(*feed_values: Any, options: Any = None, run_metadata: Any = None) -> Any:
             if self._closed:
@@ -212,28 +215,25 @@ class Session:
             if len(feed_values) != len(checks):
                 raise TypeError(f"This callable takes {len(fed)} feed value(s) "
                                 f"({', '.join(t.name for t in fed)}), got {len(feed_values)}.")
-            results = execute(plan, [check(v) for check, v in
-                                     zip(checks, feed_values, strict=True)])
+            results = run(*[check(v) for check, v in zip(checks, feed_values, strict=True)])
             return results if flat else _rebuild(template, results)
 
         return call
 
-    def _validated_callable(self, fetches: Sequence[Tensor], feed_list: Sequence[Tensor]
-                            ) -> tuple[list[Callable[[Any], Any]], Callable[[list[Any]], Any]]:
-        """(checks, run) for callers that validate their inputs themselves (serving): one
-        check per feed, as `make_callable` applies it (returns the array to feed or raises
-        ValueError), and `run(checked feed values)` returning the fetched values as a list."""
+    def _checked_callable(self, fetches: Sequence[Tensor], feed_list: Sequence[Tensor]
+                          ) -> Callable[..., list[Any]]:
+        """`run(*feed values)` returning the fetched values as a list, for callers that check
+        their feeds themselves (serving: `_feed_check` with its own messages): the compiled
+        plan and a closed-session check, nothing else per call."""
         _, elements = self._fetch_elements(list(fetches))
-        fed = [self._feed_tensor(k) for k in feed_list]
-        plan = self._plan(elements, fed)
-        execute = self._execute
+        plan_run = self._plan(elements, [self._feed_tensor(k) for k in feed_list]).run
 
-        def run(values: list[Any]) -> list[Any]:
+        def run(*values: Any) -> list[Any]:
             if self._closed:
                 raise RuntimeError("Attempted to use a closed Session.")
-            return execute(plan, values)
+            return plan_run(*values)
 
-        return [_feed_check(t) for t in fed], run
+        return run
 
     def _fetch_elements(self, fetches: Any) -> tuple[Any, tuple[Tensor | Operation, ...]]:
         """The structure of `fetches` with leaf placeholders, and the graph elements fetched."""
@@ -350,11 +350,15 @@ class Session:
             plan.ops.append(op)
         for e in elements:
             plan.fetch_slots.append(None if isinstance(e, Operation) else slots[e])
+            if isinstance(e, Tensor) and slots[e] in fresh and slot_backend[slots[e]] is cpu \
+                    and e.static_shape:  # a known rank >= 1: an ndarray, never a scalar
+                plan.direct.add(slots[e])
         plan.initial = [constants.get(i) for i in range(len(slot_backend))]
         self._reuse_buffers(plan, in_place, fresh)
         _add_frees(plan, set(constants))
-        plan.run = _straight_line(plan) if len(plan.steps) <= STRAIGHT_LINE_LIMIT \
-            else functools.partial(_run_loop, plan)
+        plan.run = _straight_line(plan, self._fetch_value) \
+            if len(plan.steps) <= STRAIGHT_LINE_LIMIT \
+            else functools.partial(_run_loop, plan, self._fetch_value)
         return plan
 
     def _reuse_buffers(self, plan: _Plan, candidates: dict[int, tuple[Operation, OpDef, Backend]],
@@ -398,16 +402,6 @@ class Session:
         moved[(src, to.name)] = dst
         return dst
 
-    def _execute(self, plan: _Plan, feeds: Any) -> list[Any]:
-        """Run `plan` on the feed values (in its feed order); the fetched values, on the host."""
-        fp_state = _ignore_fp_errors()
-        try:
-            values = plan.run(*feeds)
-        finally:
-            _restore_fp_errors(fp_state)
-        fetch = self._fetch_value  # a fetched Operation is the only None among the values
-        return [None if value is None else fetch(value) for value in values]
-
     def _fetch_value(self, value: Any) -> Any:
         """Host copy of a fetched value; never an alias of variable storage or a constant."""
         if value.__class__ is not np.ndarray and not isinstance(value, np.ndarray):
@@ -447,13 +441,14 @@ def _step_failed(plan: _Plan, index: int, error: Exception, values: Callable[[in
     ) from error
 
 
-def _run_loop(plan: _Plan, *feeds: Any) -> list[Any]:
+def _run_loop(plan: _Plan, fetch: Callable[[Any], Any], *feeds: Any) -> list[Any]:
     """The plan's steps in a loop over a list of slots (plans too long to compile)."""
     values = plan.initial.copy()
     for slot, value in zip(plan.feed_slots.values(), feeds, strict=True):
         values[slot] = value
     get = values.__getitem__
     step: Any = None
+    fp_state = _ignore_fp_errors()
     try:
         for step in plan.steps:
             kernel, ins, out, frees = step
@@ -467,15 +462,20 @@ def _run_loop(plan: _Plan, *feeds: Any) -> list[Any]:
                 values[slot] = None
     except Exception as e:
         _step_failed(plan, next(i for i, s in enumerate(plan.steps) if s is step), e, get)
-    return [None if slot is None else values[slot] for slot in plan.fetch_slots]
+    finally:
+        _restore_fp_errors(fp_state)
+    return [None if slot is None else values[slot] if slot in plan.direct else
+            fetch(values[slot]) for slot in plan.fetch_slots]
 
 
-def _straight_line(plan: _Plan) -> Callable[..., list[Any]]:
+def _straight_line(plan: _Plan, fetch: Callable[[Any], Any]) -> Callable[..., list[Any]]:
     """The plan as one generated function of the feed values: a line per step, locals for
     slots. Only integers are formatted into the text; kernels and constants are bound by
-    reference in the function's namespace."""
+    reference in the function's namespace. `fetch` makes a fetched value a host value that
+    the caller may keep (skipped for `plan.direct` slots)."""
     feed_names = {slot: f"f{i}" for i, slot in enumerate(plan.feed_slots.values())}
-    namespace: dict[str, Any] = {"_step_failed": _step_failed, "_plan": plan}
+    namespace: dict[str, Any] = {"_step_failed": _step_failed, "_plan": plan, "_fetch": fetch,
+                                 "_ignore": _ignore_fp_errors, "_restore": _restore_fp_errors}
 
     def name(slot: int) -> str:
         if slot in feed_names:
@@ -494,16 +494,20 @@ def _straight_line(plan: _Plan) -> Callable[..., list[Any]]:
         dead = [name(slot) for slot in frees if plan.initial[slot] is None]
         if dead:
             body.append(f"        del {', '.join(dead)}")
-    fetched = ", ".join("None" if slot is None else name(slot) for slot in plan.fetch_slots)
+    fetched = ", ".join("None" if slot is None else name(slot) if slot in plan.direct else
+                        f"_fetch({name(slot)})" for slot in plan.fetch_slots)
     source = "\n".join([
         f"def run({', '.join(feed_names.values())}):",
         "    i = 0",
+        "    fp_state = _ignore()",
         "    try:",
         *body,
         "        pass",
         "    except Exception as e:",
         "        scope = locals()",
         "        _step_failed(_plan, i, e, lambda slot: _lookup(scope, slot))",
+        "    finally:",
+        "        _restore(fp_state)",
         f"    return [{fetched}]",
     ])
 
@@ -563,12 +567,16 @@ def get_default_session() -> Session | None:
     return _sessions()[-1] if _sessions() else None
 
 
-def _feed_check(t: Tensor) -> Callable[[Any], Any]:
+def _feed_check(t: Tensor, fallback: Callable[[Any], Any] | None = None) -> Callable[[Any], Any]:
     """`_feed_value` for one tensor, with the common case (an ndarray of the right dtype whose
-    shape fits) decided by a few precomputed comparisons."""
+    shape fits) decided by a few precomputed comparisons; anything else goes to `fallback`
+    (by default `_feed_value`: serving passes one wording its errors for its users)."""
     dtype, shape = t.dtype.np, t.static_shape
+    if fallback is None:
+        def fallback(value: Any) -> Any:
+            return _feed_value(t, value, dtype, shape)
     if shape is None:
-        return lambda value: _feed_value(t, value, dtype, shape)
+        return fallback
     rank = len(shape)
     known = tuple((axis, size) for axis, size in enumerate(shape) if size is not None)
     if len(known) == 1:
@@ -578,7 +586,7 @@ def _feed_check(t: Tensor) -> Callable[[Any], Any]:
             if value.__class__ is np.ndarray and value.dtype is dtype and \
                     value.ndim == rank and value.shape[axis] == size:
                 return value
-            return _feed_value(t, value, dtype, shape)
+            return fallback(value)
 
         return check_one
 
@@ -590,7 +598,7 @@ def _feed_check(t: Tensor) -> Callable[[Any], Any]:
                     break
             else:
                 return value
-        return _feed_value(t, value, dtype, shape)
+        return fallback(value)
 
     return check
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,7 +21,7 @@ from engine.graph import Graph, Tensor
 from engine.saved_model import weights
 from engine.saved_model.format import MODEL_FILE, SnapshotError, parse_json, shape_json
 from engine.saved_model.schema import Signature, build_graph, validate_document
-from engine.session import Session
+from engine.session import Session, _feed_check
 from engine.shapes import compatible, fmt
 
 # Value kinds (numpy dtype.kind) accepted for an input of each kind; bools widen to numbers.
@@ -82,9 +82,11 @@ def _read(store: Any, name: str) -> bytes:
 class Predictor:
     """Runs one signature of a loaded snapshot: named arrays in, named arrays out.
 
-    The plan is compiled once, at load; `predict` validates the inputs (names, dtypes,
-    shapes, ragged lists) with messages naming the input, then runs it. It keeps no state
-    between calls, so several threads may call it at once.
+    The plan and one check per input are made once, at load: a well-formed request (a dict
+    of ndarrays of the right dtypes and shapes) costs a few comparisons per input on top of
+    the plan's kernels; anything else takes the slow path, which converts what converts
+    exactly and words errors naming the input. It keeps no state between calls, so several
+    threads may call it at once.
     """
 
     def __init__(self, graph: Graph, signature: Signature, metadata: dict[str, Any],
@@ -95,11 +97,11 @@ class Predictor:
         self._names = set(tensors)
         self._output_names = list(signature.outputs)
         outputs = [graph.get_tensor_by_name(ref) for ref in signature.outputs.values()]
-        # compiled once, at load; predict then converts, checks and runs with no lookups
-        checks, self._run = self._session._validated_callable(outputs, list(tensors.values()))
-        # (name, tensor, numpy dtype, static shape, shape check)
-        self._inputs = [(name, t, t.dtype.np, t.static_shape, check)
-                        for (name, t), check in zip(tensors.items(), checks, strict=True)]
+        self._run = self._session._checked_callable(outputs, list(tensors.values()))
+        self._checks = [(name, _feed_check(t, _slow_check(name, t)))
+                        for name, t in tensors.items()]
+        # rank-0 outputs come back from the session as numpy scalars: those need np.asarray
+        self._scalars = any(not t.static_shape for t in outputs)
         self._signature = {
             "inputs": {name: _spec(t) for name, t in tensors.items()},
             "outputs": dict(zip(self._output_names, map(_spec, outputs), strict=True)),
@@ -116,35 +118,34 @@ class Predictor:
 
     def predict(self, inputs: Mapping[str, Any] | Any) -> dict[str, np.ndarray]:
         """Outputs by name for `inputs` by name (a bare array when there is one input)."""
-        if inputs.__class__ is not dict:
+        if inputs.__class__ is not dict or len(inputs) != len(self._checks):
             inputs = self._as_dict(inputs)
-        if inputs.keys() != self._names:
-            self._wrong_names(inputs)
-        arrays = []
-        for name, t, dtype, shape, check in self._inputs:
-            value = inputs[name]
-            if value.__class__ is not np.ndarray or value.dtype is not dtype:  # else: slow path
-                value = _converted(value, name, t)
-            try:
-                arrays.append(check(value))
-            except ValueError:  # the session's feed check refused a shape: say which input
-                if not compatible(shape, value.shape):
-                    raise ValueError(f"input {name!r}: expected shape {fmt(shape)}, got "
-                                     f"{fmt(value.shape)}") from None
-                raise
-        return dict(zip(self._output_names, map(np.asarray, self._run(arrays)), strict=True))
+        try:  # as many names as inputs: a KeyError is the only sign of a wrong name
+            feeds = [check(inputs[name]) for name, check in self._checks]
+        except KeyError:
+            self._as_dict(inputs)  # raises naming the unknown and missing inputs
+            raise
+        results = self._run(*feeds)
+        if self._scalars:
+            results = map(np.asarray, results)
+        return dict(zip(self._output_names, results, strict=True))
 
     def _as_dict(self, inputs: Any) -> dict[str, Any]:
+        """`inputs` as a dict with exactly the signature's input names, or a ValueError."""
         if isinstance(inputs, Mapping):
-            return dict(inputs)
-        if len(self._inputs) != 1:
-            names = ", ".join(repr(spec[0]) for spec in self._inputs) or "none"
+            inputs = dict(inputs)
+        elif len(self._checks) == 1:
+            inputs = {self._checks[0][0]: inputs}
+        else:
+            names = ", ".join(repr(name) for name, _ in self._checks) or "none"
             raise ValueError(f"predict needs a dict of inputs ({names}), got "
                              f"{type(inputs).__name__}")
-        return {self._inputs[0][0]: inputs}
+        if inputs.keys() != self._names:
+            self._wrong_names(inputs)
+        return inputs
 
     def _wrong_names(self, inputs: Mapping[str, Any]) -> None:
-        expected = [spec[0] for spec in self._inputs]
+        expected = [name for name, _ in self._checks]
         problems = []
         unknown = [repr(k) for k in inputs if k not in expected]
         if unknown:
@@ -165,6 +166,22 @@ class Predictor:
 
 def _spec(t: Tensor) -> dict[str, Any]:
     return {"dtype": t.dtype.name, "shape": shape_json(t.static_shape)}
+
+
+def _slow_check(name: str, t: Tensor) -> Callable[[Any], np.ndarray]:
+    """The check of input `name` for what the fast comparisons did not pass: convert it
+    (`_converted`) unless it is an ndarray of the right dtype already, then check its shape."""
+    dtype, shape = t.dtype.np, t.static_shape
+
+    def check(value: Any) -> np.ndarray:
+        if value.__class__ is not np.ndarray or value.dtype is not dtype:
+            value = _converted(value, name, t)
+        if not compatible(shape, value.shape):
+            raise ValueError(f"input {name!r}: expected shape {fmt(shape)}, got "
+                             f"{fmt(value.shape)}")
+        return value
+
+    return check
 
 
 def _converted(value: Any, name: str, t: Tensor) -> np.ndarray:

@@ -1,6 +1,8 @@
 """Every canned estimator and a Keras-style Sequential CNN: export a snapshot, load it in a fresh
 Python process, predict the same numbers (to 1e-6) as the model did before export; and the
-snapshot is a few plain files, at most 1.2x its raw float32 weights.
+snapshot is a few plain files, at most 1.2x its raw float32 weights. The estimators cover both
+classification heads (softmax and, with two classes, logistic), dropout (training-only, so not
+in the snapshot) and the tf.contrib.learn classes trained with `fit(x=, y=)`.
 
 The models are sized like small real ones (a 64x64x3 image flattened, plus a categorical and a
 bucketized column): the graph description in model.json is a fixed few kilobytes, so the size
@@ -33,8 +35,19 @@ AGE = tf.feature_column.bucketized_column(tf.feature_column.numeric_column("age"
 LINEAR_COLUMNS = [PIXEL_COLUMN, COLOR, AGE]
 DNN_COLUMNS = [PIXEL_COLUMN, tf.feature_column.indicator_column(COLOR),
                tf.feature_column.embedding_column(COLOR, 2), AGE]
-ESTIMATORS = ["LinearClassifier", "LinearRegressor", "DNNClassifier", "DNNRegressor",
-              "DNNLinearCombinedClassifier", "DNNLinearCombinedRegressor"]
+# case -> (estimator class, its arguments beyond columns, model_dir and config)
+ESTIMATORS: dict[str, tuple[type, dict[str, Any]]] = {
+    "LinearClassifier": (tf.estimator.LinearClassifier, {"n_classes": 3}),
+    "LinearClassifier-binary": (tf.estimator.LinearClassifier, {}),
+    "LinearRegressor": (tf.estimator.LinearRegressor, {}),
+    "DNNClassifier": (tf.estimator.DNNClassifier, {"n_classes": 3, "dropout": 0.25}),
+    "DNNRegressor": (tf.estimator.DNNRegressor, {}),
+    "DNNLinearCombinedClassifier": (tf.estimator.DNNLinearCombinedClassifier,
+                                    {"n_classes": 3, "dnn_dropout": 0.25}),
+    "DNNLinearCombinedRegressor": (tf.estimator.DNNLinearCombinedRegressor, {}),
+    "contrib.learn.DNNClassifier": (tf.contrib.learn.DNNClassifier, {"n_classes": 3}),
+    "contrib.learn.LinearRegressor": (tf.contrib.learn.LinearRegressor, {}),
+}
 
 # The child: for each (snapshot, inputs.npz, outputs.npz), load and predict; nothing shared
 # with this process but the files.
@@ -57,25 +70,29 @@ def _features(seed: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
     return features, rng.integers(0, 3, ROWS)
 
 
-def _estimator(kind: str, model_dir: str) -> Any:
+def _estimator(cls: type, kwargs: dict[str, Any], model_dir: str) -> Any:
     config = tf.estimator.RunConfig(tf_random_seed=1)
-    classes = {"n_classes": 3} if kind.endswith("Classifier") else {}
-    if kind.startswith("Linear"):
-        return getattr(tf.estimator, kind)(LINEAR_COLUMNS, model_dir, config=config, **classes)
-    if kind.startswith("DNNLinear"):
-        return getattr(tf.estimator, kind)(
-            model_dir, linear_feature_columns=LINEAR_COLUMNS, dnn_feature_columns=DNN_COLUMNS,
-            dnn_hidden_units=[8, 4], config=config, **classes)
-    return getattr(tf.estimator, kind)([8, 4], DNN_COLUMNS, model_dir, config=config,
-                                       **classes)
+    if cls.__name__.startswith("Linear"):
+        return cls(LINEAR_COLUMNS, model_dir, config=config, **kwargs)
+    if cls.__name__.startswith("DNNLinear"):
+        return cls(model_dir, linear_feature_columns=LINEAR_COLUMNS,
+                   dnn_feature_columns=DNN_COLUMNS, dnn_hidden_units=[8, 4], config=config,
+                   **kwargs)
+    return cls([8, 4], DNN_COLUMNS, model_dir, config=config, **kwargs)
 
 
-def _export_estimator(kind: str, directory: Path) -> tuple[Path, dict, dict]:
+def _export_estimator(case: str, directory: Path) -> tuple[Path, dict, dict]:
     """Train a few steps, predict, export: (snapshot, served inputs, expected outputs)."""
-    features, labels = _features(ESTIMATORS.index(kind))
-    estimator = _estimator(kind, str(directory / "model"))
-    targets = labels if kind.endswith("Classifier") else labels.astype(np.float32)
-    estimator.train(lambda: (features, targets), steps=5)
+    cls, kwargs = ESTIMATORS[case]
+    features, labels = _features(list(ESTIMATORS).index(case))
+    estimator = _estimator(cls, kwargs, str(directory / "model"))
+    kind = cls.__name__
+    targets = labels.astype(np.float32) if kind.endswith("Regressor") else \
+        labels % kwargs.get("n_classes", 2)
+    if case.startswith("contrib.learn"):
+        estimator.fit(x=features, y=targets, steps=5)
+    else:
+        estimator.train(lambda: (features, targets), steps=5)
     predictions = list(tf.estimator.Estimator.predict(  # dicts, as the snapshot's outputs
         estimator, tf.estimator.inputs.numpy_input_fn(features, batch_size=ROWS,
                                                       shuffle=False)))
@@ -116,7 +133,7 @@ def _export_sequential_cnn(directory: Path) -> tuple[Path, dict, dict]:
 def round_trips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, dict, dict]]:
     """Per model: (snapshot path, expected outputs, outputs predicted by a fresh process)."""
     root = tmp_path_factory.mktemp("roundtrip")
-    made = {kind: _export_estimator(kind, root / kind) for kind in ESTIMATORS}
+    made = {case: _export_estimator(case, root / case) for case in ESTIMATORS}
     made["SequentialCNN"] = _export_sequential_cnn(root / "cnn")
     jobs = []
     for name, (path, served, _) in made.items():
@@ -134,8 +151,9 @@ def round_trips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Pat
 @pytest.mark.parametrize("name", [*ESTIMATORS, "SequentialCNN"])
 def test_fresh_process_predicts_what_the_model_did(round_trips: dict, name: str) -> None:
     _, expected, got = round_trips[name]
-    # classifiers' string 'classes' stay out of snapshots (no string ops): class_ids serve
-    assert set(got) <= set(expected) and set(expected) - set(got) <= {"classes"}
+    # classifiers' string 'classes' stay out of snapshots (no string ops): class_ids serve;
+    # a binary one's 'logistic' is its probabilities[:, 1] (one output set for every head)
+    assert set(got) <= set(expected) and set(expected) - set(got) <= {"classes", "logistic"}
     for output, value in ((k, expected[k]) for k in got):
         assert got[output].shape == value.shape, output
         assert got[output].dtype == value.dtype, output
