@@ -71,7 +71,11 @@ def serve(
     ./kumo-data. At the first start it prints an admin token and saves it, with the server's
     URL, in $KUMO_HOME/credentials (default ~/.config/kumo/credentials).
 
-    Example: kumo serve --host 0.0.0.0 --port 8080
+    \b
+    Examples:
+      kumo serve
+      kumo serve --host 0.0.0.0 --port 8080
+      kumo serve --runners 0    # jobs run by `kumo worker` processes
     """
     settings = load_settings(host=host, port=port)
 
@@ -112,7 +116,9 @@ def serve(
 def worker() -> None:
     """Run a job runner alone: it claims queued jobs from the shared database.
 
-    Example: KUMO_DATABASE_URL=postgresql+psycopg://... KUMO_STORE_URL=s3://kumo kumo worker
+    \b
+    Example:
+      KUMO_DATABASE_URL=postgresql+psycopg://... KUMO_STORE_URL=s3://kumo kumo worker
     """
     settings = load_settings()
 
