@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from api.prediction import PredictionService
 from api.services.jobs import cancel_job
 from jobs.hypertune import HyperTune
 from jobs.runner import Runner
@@ -151,6 +152,10 @@ def test_grid_runs_every_combination_once_and_reports_best_first(
                 in commands[row.trial_id])
         store = open_store(f"{job.job_dir}/{row.trial_id}/model", job_settings)
         assert store.exists("model.json")
+    # The best trial's snapshot is a deployment URI as it is: it serves predictions.
+    served = PredictionService(job_settings).predict(
+        f"{job.job_dir}/{output['trials'][0]['trialId']}/model", digits()[2][:3].tolist())
+    assert len(served) == 3 and all(p["classes"] in range(10) for p in served), served
 
 
 def test_random_search_draws_over_orders_of_magnitude_reproducibly(
