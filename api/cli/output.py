@@ -43,9 +43,12 @@ def emit(fmt: str, resource: Any, text: Callable[[Any], None]) -> None:
 
 
 def _lookup(resource: Any, field: str) -> Any:
-    """`a.b` of nested objects; None where a part is missing."""
+    """`a.b` of nested objects, `a.0` the first item of a list; None where a part is missing."""
     for part in field.split("."):
-        resource = resource.get(part) if isinstance(resource, dict) else None
+        if isinstance(resource, list) and part.isdigit():
+            resource = resource[int(part)] if int(part) < len(resource) else None
+        else:
+            resource = resource.get(part) if isinstance(resource, dict) else None
     return resource
 
 
