@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,16 @@ from storage.s3store import S3Store
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 S3_ACCESS_KEY = "kumo-test"
 S3_SECRET_KEY = "kumo-test-secret"
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """SIGTERM, as a service manager would, then SIGKILL if it does not exit in time."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def free_port() -> int:

@@ -22,7 +22,7 @@ from sklearn.datasets import load_iris
 from typer.testing import CliRunner, Result
 
 from api.cli import app
-from tests.conftest import free_port
+from tests.conftest import free_port, stop_process
 
 KUMO = Path(sys.executable).with_name("kumo")
 IRIS_COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width", "species"]
@@ -80,12 +80,7 @@ def running(argv: list[str], root: Path, **env: str) -> Iterator[subprocess.Pope
         try:
             yield proc
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc)
 
 
 @contextmanager

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,12 +14,7 @@ import httpx
 import pytest
 
 from storage.config import Settings
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.conftest import free_port, stop_process
 
 
 def _env(settings: Settings) -> dict[str, str]:
@@ -34,7 +28,7 @@ def _env(settings: Settings) -> dict[str, str]:
 @pytest.fixture
 def server(platform_settings: Settings) -> Iterator[tuple[httpx.Client, Settings]]:
     """`kumo serve` on a free loopback port; yields an authenticated client."""
-    port = _free_port()
+    port = free_port()
     settings = platform_settings.model_copy(update={
         "port": port, "heartbeat_interval": 0.5, "heartbeat_timeout": 10.0})
     kumo = Path(sys.executable).with_name("kumo")
@@ -58,9 +52,4 @@ def server(platform_settings: Settings) -> Iterator[tuple[httpx.Client, Settings
         with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
             yield client, settings
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout=20)
