@@ -40,7 +40,7 @@ class Settings(BaseSettings):
                                      "beaten for this long is failed or re-queued.")
     max_json_bytes: int = Field(16 * 2**20, description="Largest JSON request body.")
     max_upload_bytes: int = Field(64 * 2**30, description="Largest data upload.")
-    log_format: str = Field("json", pattern="^(json|text)$")
+    log_format: str = Field("auto", pattern="^(auto|json|text)$")
     log_level: str = "INFO"
 
     @cached_property

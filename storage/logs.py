@@ -55,9 +55,12 @@ class TextFormatter(logging.Formatter):
 
 
 def configure_logging(settings: Settings) -> None:
-    """Send all logs (kumo's, uvicorn's) to stderr in the configured format."""
+    """Send all logs (kumo's, uvicorn's) to stderr in the configured format; `auto` is text
+    for a person at a terminal and JSON lines for a log collector (docker, systemd)."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if settings.log_format == "json" else TextFormatter())
+    text = settings.log_format == "text" or (settings.log_format == "auto"
+                                             and sys.stderr.isatty())
+    handler.setFormatter(TextFormatter() if text else JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
