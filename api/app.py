@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
@@ -23,6 +24,7 @@ from api.errors import install_error_handlers
 from api.middleware import BodyLimit, RequestLog, is_upload
 from api.prediction import PredictionService
 from api.routes import data, health, jobs, models, projects
+from api.services import models as model_service
 from api.services.projects import bootstrap
 from api.state import AppState
 from storage.config import Settings
@@ -102,6 +104,12 @@ def _version() -> str:
         return "0+unknown"
 
 
+def _finish_versions(state: AppState) -> None:
+    """Load the versions a stopped server left CREATING, off the start-up path."""
+    for pk in model_service.creating_versions(state.db):
+        model_service.load_version(state.db, state.predictions, pk)
+
+
 def create_app(settings: Settings | None = None, *, db: Database | None = None) -> FastAPI:
     """The kumo API. `db`, when given, is shared with the caller (who disposes of it), as
     `kumo serve` does with its embedded runner."""
@@ -114,8 +122,11 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None) 
             await anyio.to_thread.run_sync(_start, settings, database)
             store = open_store(settings.resolved_store_url, settings)
             await anyio.to_thread.run_sync(_ensure_bucket, store)
-            app.state.kumo = AppState(settings=settings, db=database, store=store,
-                                      predictions=PredictionService(settings))
+            state = AppState(settings=settings, db=database, store=store,
+                             predictions=PredictionService(settings))
+            app.state.kumo = state
+            threading.Thread(target=_finish_versions, args=(state,), daemon=True,
+                             name="kumo-version-loader").start()
             yield
         finally:
             if db is None:

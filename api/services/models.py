@@ -2,8 +2,9 @@
 
 A version is created CREATING; `load_version` (run after the answer is sent) loads and
 validates its snapshot through the PredictionService and marks it READY, with the
-snapshot's signature, or FAILED with the reason. The first version to become READY is the
-model's default, which `:predict` on the model uses.
+snapshot's signature, or FAILED with the reason. A server that stopped before it finished
+leaves the version CREATING; the next start loads it (`creating_versions`). The first
+version to become READY is the model's default, which `:predict` on the model uses.
 """
 
 from __future__ import annotations
@@ -107,6 +108,13 @@ def create_version(session: Session, project: str, model: str,
         raise AlreadyExists(f"version {request.name!r} of model {model!r} already "
                             f"exists") from None
     return _version(model_row, row), row.id
+
+
+def creating_versions(db: Database) -> list[int]:
+    """Versions still CREATING: at start, those a stopped server did not finish loading."""
+    with db.session() as session:
+        return list(session.scalars(select(models.Version.id)
+                                    .where(models.Version.state == "CREATING")))
 
 
 def load_version(db: Database, predictions: PredictionService, version_pk: int) -> None:

@@ -3,12 +3,17 @@ the data API) becomes READY and predicts; a bad one becomes FAILED saying why.""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 import engine as tf
+from api.app import create_app
+from storage import models
 from tests.api.conftest import Api
 
 MODELS = "/v1/projects/default/models"
@@ -130,3 +135,26 @@ def test_missing_things_are_404(api: Api) -> None:
     assert "no default version" in error["message"]
     assert call(api, "POST", "/m/versions/nope:predict", {"instances": [[1]]},
                 404)["error"]["status"] == "NOT_FOUND"
+
+
+def test_a_version_left_creating_is_loaded_at_the_next_start(
+        api: Api, snapshot_files: dict[str, bytes]) -> None:
+    """A server that stopped while loading a version left it CREATING; the next one loads
+    it instead of leaving it CREATING for ever."""
+    uri = deploy_uri(api, snapshot_files)
+    call(api, "POST", "", {"name": "m1"})
+    db = api.client.app.state.kumo.db  # type: ignore[attr-defined]
+    with db.session() as session:  # what a server killed mid-load leaves behind
+        model_pk = session.scalars(select(models.Model.id).where(
+            models.Model.name == "m1")).one()
+        session.add(models.Version(model_pk=model_pk, name="v1", deployment_uri=uri,
+                                   state="CREATING"))
+    with TestClient(create_app(api.settings)) as restarted:
+        deadline = time.monotonic() + 10
+        while (version := restarted.get(f"{MODELS}/m1/versions/v1", headers=api.admin)
+               .json())["state"] == "CREATING" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert version["state"] == "READY" and version["isDefault"], version
+        reply = restarted.post(f"{MODELS}/m1:predict", json={"instances": [[1, 1]]},
+                               headers=api.admin)
+        assert reply.json() == {"predictions": [[3.5]]}, reply.text
