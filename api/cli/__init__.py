@@ -134,6 +134,7 @@ def _root(
 
 app.command("serve")(server.serve)
 app.command("worker")(server.worker)
+app.command("admin-token")(server.admin_token)
 app.add_typer(data.app, name="data")
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(models.app, name="models")

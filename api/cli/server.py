@@ -1,5 +1,6 @@
-"""`kumo serve` (API server plus one local runner: the embedded default) and `kumo worker`
-(a runner alone, for more machines or processes sharing the database and object store)."""
+"""`kumo serve` (API server plus one local runner: the embedded default), `kumo worker`
+(a runner alone, for more machines or processes sharing the database and object store) and
+`kumo admin-token` (a new admin token, made in the database by whoever runs the server)."""
 
 from __future__ import annotations
 
@@ -128,3 +129,34 @@ def worker() -> None:
     open_database(settings).dispose()  # a bad URL: one line, not a traceback
     configure_logging(settings)
     run_worker(settings)
+
+
+def admin_token(
+    save: Annotated[bool, typer.Option(help="Also save it, with the server's URL, in "
+                                       "$KUMO_HOME/credentials for the CLI.")] = True,
+) -> None:
+    """Create another admin token, directly in the server's database: for when the first is
+    lost. Run it where `kumo serve` runs, with the same KUMO_* configuration; the server
+    need not be running. The token is printed once, on stdout.
+
+    \b
+    Examples:
+      kumo admin-token
+      KUMO_DATABASE_URL=postgresql+psycopg://kumo@db/kumo kumo admin-token --no-save
+    """
+    settings = load_settings()
+
+    from api.app import server_url, write_credentials
+    from api.services.projects import create_admin_token
+
+    db = open_database(settings)
+    try:
+        with db.session() as session:  # saved before the commit: a failed save adds nothing
+            token = create_admin_token(session, "admin token created by `kumo admin-token`")
+            if save:
+                write_credentials(settings.credentials_path, server_url(settings), token)
+    finally:
+        db.dispose()
+    typer.echo(token)
+    if save:
+        typer.echo(f"kumo: saved to {settings.credentials_path}", err=True)

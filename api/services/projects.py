@@ -67,6 +67,13 @@ def bootstrap(session: Session) -> str | None:
     return token
 
 
+def create_admin_token(session: Session, description: str) -> str:
+    """Another admin token, made with access to the database rather than over the API: the
+    way back in for an operator who lost the first one. Its plaintext is returned."""
+    _, token = _add_token(session, None, description)
+    return token
+
+
 def _project(row: models.Project) -> schemas.Project:
     return schemas.Project(name=row.name, createTime=utc(row.create_time))
 

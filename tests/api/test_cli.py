@@ -29,6 +29,19 @@ def kumo_env(settings: Settings, **extra: str) -> dict[str, str]:
     return env
 
 
+def wait_ready(proc: subprocess.Popen[str] | subprocess.Popen[bytes], url: str) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        assert proc.poll() is None, proc.communicate()
+        try:
+            if httpx.get(f"{url}/readyz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, "kumo serve did not become ready"
+        time.sleep(0.1)
+
+
 def test_help_lists_the_server_verbs() -> None:
     result = CliRunner().invoke(app, ["--help"])
     assert result.exit_code == 0
@@ -43,16 +56,7 @@ def test_serve_runs_until_sigterm_then_exits_cleanly(embedded_settings: Settings
                             env=kumo_env(embedded_settings), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, proc.communicate()
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "kumo serve did not become ready"
-            time.sleep(0.1)
+        wait_ready(proc, f"http://127.0.0.1:{port}")
         credentials = json.loads(embedded_settings.credentials_path.read_text())
         assert credentials["url"] == f"http://127.0.0.1:{port}"
         reply = httpx.get(f"http://127.0.0.1:{port}/v1/projects",
@@ -67,10 +71,40 @@ def test_serve_runs_until_sigterm_then_exits_cleanly(embedded_settings: Settings
     assert any(e.get("path") == "/v1/projects" and e.get("status") == 200 for e in logged), err
 
 
+def test_admin_token_lets_an_operator_back_in(embedded_settings: Settings) -> None:
+    """The credentials are lost: `kumo admin-token` makes a new admin token in the database,
+    which the running server accepts at once."""
+    env = kumo_env(embedded_settings)
+    port = free_port()
+    proc = subprocess.Popen([*KUMO, "serve", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_ready(proc, url)
+        embedded_settings.credentials_path.unlink()
+        made = subprocess.run([*KUMO, "admin-token"], cwd=ROOT, env=env, capture_output=True,
+                              text=True, timeout=30)
+        assert made.returncode == 0, made.stderr
+        token = made.stdout.strip()
+        assert json.loads(embedded_settings.credentials_path.read_text())["token"] == token
+        assert embedded_settings.credentials_path.stat().st_mode & 0o777 == 0o600
+        reply = httpx.post(f"{url}/v1/projects", json={"name": "again"},
+                           headers={"Authorization": f"Bearer {token}"})
+        assert reply.status_code == 200, reply.text  # an admin's right
+        unsaved = subprocess.run([*KUMO, "admin-token", "--no-save"], cwd=ROOT, env=env,
+                                 capture_output=True, text=True, timeout=30)
+        assert unsaved.returncode == 0 and unsaved.stdout.strip() not in ("", token)
+        assert json.loads(embedded_settings.credentials_path.read_text())["token"] == token
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 @pytest.mark.parametrize(("verb", "variable", "value", "fragment"), [
     ("serve", "KUMO_PORT", "eighty", "KUMO_PORT"),
     ("serve", "KUMO_STORE_URL", "gs://bucket", "unknown storage scheme 'gs'"),
     ("worker", "KUMO_DATABASE_URL", "mysql://db/kumo", "not supported"),
+    ("admin-token", "KUMO_DATABASE_URL", "mysql://db/kumo", "not supported"),
 ])
 def test_bad_configuration_is_one_line(embedded_settings: Settings, verb: str, variable: str,
                                        value: str, fragment: str) -> None:

@@ -84,7 +84,7 @@ COMMANDS = list(_commands(ROOT_GROUP, []))
 def test_every_verb_of_the_design_is_there() -> None:
     names = {" ".join(c) for c in COMMANDS}
     assert names == {
-        "serve", "worker", "predict", "data upload", "data list", "data download",
+        "serve", "worker", "admin-token", "predict", "data upload", "data list", "data download",
         "data delete", "jobs submit training", "jobs describe", "jobs list", "jobs cancel",
         "jobs stream-logs", "jobs metrics", "models create", "models list", "models describe",
         "models delete", "versions create", "versions list", "versions describe",
