@@ -20,6 +20,14 @@ def job_settings(embedded_settings: Settings) -> Settings:
     return fast_settings(embedded_settings)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend_settings(request: pytest.FixtureRequest, job_settings: Settings) -> Settings:
+    """The job settings on each metadata database (PostgreSQL skipped where none runs)."""
+    if request.param == "sqlite":
+        return job_settings
+    return fast_settings(job_settings, database_url=request.getfixturevalue("pg_url"))
+
+
 @pytest.fixture
 def databases() -> Iterator[Callable[[Settings], Database]]:
     """Open migrated Databases, disposed at the end (request it before `start_runner`, so

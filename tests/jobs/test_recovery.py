@@ -11,7 +11,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select, update
 
 from jobs.queue import as_utc
@@ -21,7 +20,6 @@ from storage.db import Database
 from storage.models import Job, LogLine, utcnow
 from tests.jobs.helpers import (
     SLEEPER,
-    fast_settings,
     job_row,
     logs,
     pid_gone,
@@ -50,13 +48,6 @@ def start_worker(settings: Settings, log_file: Path) -> subprocess.Popen[bytes]:
     with open(log_file, "wb") as out:
         return subprocess.Popen([sys.executable, "-m", "jobs.worker"], env=env, stdout=out,
                                 stderr=subprocess.STDOUT)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def backend_settings(request: pytest.FixtureRequest, job_settings: Settings) -> Settings:
-    if request.param == "sqlite":
-        return job_settings
-    return fast_settings(job_settings, database_url=request.getfixturevalue("pg_url"))
 
 
 def test_two_runners_never_run_a_job_twice(backend_settings: Settings,

@@ -183,8 +183,9 @@ def test_random_search_draws_over_orders_of_magnitude_reproducibly(
 
 
 def test_bayesian_study_with_parallel_trials_completes(
-        job_settings: Settings, job_db: Database, start_runner: Callable[..., Runner],
-        digits_args: list[str]) -> None:
+        backend_settings: Settings, databases: Callable[[Settings], Database],
+        start_runner: Callable[..., Runner], digits_args: list[str]) -> None:
+    job_settings, job_db = backend_settings, databases(backend_settings)
     pk = submit_study(job_db, job_settings, "jobs.builtin.dnn", {
         "hyperparameterMetricTag": "accuracy", "maxTrials": 6, "maxParallelTrials": 2,
         "params": [{"parameterName": "learning_rate", "type": "DOUBLE", "minValue": 0.01,
