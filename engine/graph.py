@@ -94,11 +94,10 @@ class Tensor:
     def __repr__(self) -> str:
         return f"<tf.Tensor '{self.name}' shape={self.shape} dtype={self.dtype.name}>"
 
-    def __hash__(self) -> int:
-        return id(self)
-
-    def __eq__(self, other: object) -> bool:  # TF 1.x: identity, so tensors work as dict keys
-        return self is other
+    # TF 1.x: identity, so tensors work as dict keys; object's own slots, not Python methods,
+    # because every feed and fetch lookup hashes tensors
+    __hash__ = object.__hash__
+    __eq__ = object.__eq__
 
     def __bool__(self) -> bool:
         raise TypeError(

@@ -17,6 +17,7 @@ chain) run the same steps in a loop.
 from __future__ import annotations
 
 import functools
+import operator
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -90,6 +91,30 @@ def _rebuild(template: Any, values: list[Any]) -> Any:
     return type(template)((k, _rebuild(v, values)) for k, v in template.items())
 
 
+def _shaper(template: Any) -> Callable[[list[Any]], Any]:
+    """Results list -> the fetches' structure: the list itself for a flat list of fetches
+    (the plan makes a new one per run), its only item for a single fetch."""
+    if isinstance(template, _Leaf):
+        return operator.itemgetter(0)
+    if isinstance(template, list) and all(isinstance(x, _Leaf) for x in template):
+        return _same
+    return functools.partial(_rebuild, template)
+
+
+def _same(results: list[Any]) -> list[Any]:
+    return results
+
+
+def _runner(run: Callable[..., list[Any]], shape: Callable[[list[Any]], Any],
+            checks: list[Callable[[Any], Any]]) -> Callable[[Any], Any]:
+    """`Session.run` for one remembered (fetches, feed keys): feed values in key order."""
+
+    def call(values: Any) -> Any:
+        return shape(run(*[check(v) for check, v in zip(checks, values, strict=True)]))
+
+    return call
+
+
 class _Plan:
     """A compiled (fetches, feeds) pair: flat steps over integer slots."""
 
@@ -131,6 +156,8 @@ class Session:
         self._variables: dict[str, Any] = {}
         self._rngs: dict[Operation, np.random.Generator] = {}
         self._plans: dict[Any, _Plan] = {}
+        # (fetches' type, fetches, feed keys) -> feed values -> results, for `run`'s repeats
+        self._runners: dict[Any, Callable[[Any], Any]] = {}
         self._contexts: dict[str, ExecContext] = {}
         self._closed = False
         self._entered: list[Any] = []
@@ -161,6 +188,7 @@ class Session:
         self._closed = True
         self._variables.clear()
         self._plans.clear()
+        self._runners.clear()
         for ctx in self._contexts.values():
             ctx.scratch.clear()
 
@@ -176,9 +204,21 @@ class Session:
         options: Any = None,
         run_metadata: Any = None,
     ) -> Any:
-        """Run the ops needed for `fetches`, with `feed_dict` values replacing tensors."""
+        """Run the ops needed for `fetches`, with `feed_dict` values replacing tensors.
+
+        Fetches (a graph element or name, or a flat list/tuple of them) and feed keys seen
+        before go straight to their plan and feed checks: resolving names and structures
+        again would cost more than a small graph's kernels (training steps, serving)."""
         if self._closed:
             raise RuntimeError("Attempted to use a closed Session.")
+        try:
+            memo: Any = (fetches.__class__, tuple(fetches) if fetches.__class__ in (list, tuple)
+                        else fetches, tuple(feed_dict) if feed_dict else ())
+            runner = self._runners.get(memo)
+        except TypeError:  # unhashable: nested structures, dicts, arrays
+            memo = runner = None
+        if runner is not None:
+            return runner(feed_dict.values() if feed_dict else ())
         template, elements = self._fetch_elements(fetches)
         if feed_dict.__class__ is not dict and feed_dict is not None and not isinstance(
                 feed_dict, Mapping):
@@ -189,6 +229,9 @@ class Session:
             t = self._feed_tensor(key)
             feeds[t] = _feed_value(t, value, t.dtype.np, t.static_shape)
         plan = self._plan(elements, list(feeds))
+        if memo is not None and len(feeds) == len(memo[2]):  # no tensor fed under two keys
+            checks = list(map(_feed_check, feeds))
+            self._runners[memo] = _runner(plan.run, _shaper(template), checks)
         return _rebuild(template, plan.run(*feeds.values()))
 
     def make_callable(self, fetches: Any, feed_list: Sequence[Any] | None = None,
@@ -202,8 +245,7 @@ class Session:
             raise ValueError("make_callable: feed_list names a tensor more than once.")
         plan = self._plan(elements, fed)
         checks = [_feed_check(t) for t in fed]
-        # a flat list of fetches is the plan's own result list: no rebuilding per call
-        flat = isinstance(template, list) and all(isinstance(x, _Leaf) for x in template)
+        shape = _shaper(template)
         run = plan.run
 
         def call(*feed_values: Any, options: Any = None, run_metadata: Any = None) -> Any:
@@ -215,8 +257,7 @@ class Session:
             if len(feed_values) != len(checks):
                 raise TypeError(f"This callable takes {len(fed)} feed value(s) "
                                 f"({', '.join(t.name for t in fed)}), got {len(feed_values)}.")
-            results = run(*[check(v) for check, v in zip(checks, feed_values, strict=True)])
-            return results if flat else _rebuild(template, results)
+            return shape(run(*[check(v) for check, v in zip(checks, feed_values, strict=True)]))
 
         return call
 

@@ -671,6 +671,11 @@ class MatMul(OpDef):
         ta, tb = op.attrs["transpose_a"], op.attrs["transpose_b"]
         if not ta and not tb:
             return operator.matmul
+        if all(t.static_shape is not None and len(t.static_shape) == 2 for t in op.inputs):
+            # matrices: `.T` is an attribute lookup, swapaxes a Python-level call
+            if ta and tb:
+                return lambda a, b: a.T @ b.T
+            return (lambda a, b: a.T @ b) if ta else (lambda a, b: a @ b.T)
         swap = ctx.xp.swapaxes
         if ta and tb:
             return lambda a, b: swap(a, -1, -2) @ swap(b, -1, -2)

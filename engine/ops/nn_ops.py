@@ -333,13 +333,14 @@ class Softmax(_AlongAxis):
 
     def in_place(self, op: Operation, ctx: ExecContext) -> Kernel:
         xp, axis, allocating = ctx.xp, op.attrs["axis"], self.kernel(op, ctx)
+        add, maximum = ctx.backend.sum, ctx.backend.max
 
         def softmax_in_place(x: Any) -> Any:
             if x.__class__ is not xp.ndarray or not -x.ndim <= axis < x.ndim:
                 return allocating(x)  # (which also words the axis error)
-            x -= x.max(axis=axis, keepdims=True)
+            x -= maximum(x, axis=axis, keepdims=True)
             xp.exp(x, out=x)
-            x /= x.sum(axis=axis, keepdims=True)
+            x /= add(x, axis=axis, keepdims=True)
             return x
 
         return softmax_in_place
@@ -411,8 +412,10 @@ class ScaleAlongAxis(OpDef):
         return [(op.inputs[1].static_shape, op.inputs[1].dtype)]
 
     def kernel(self, op: Operation, ctx: ExecContext) -> Kernel:
-        xp, axis = ctx.xp, op.attrs["axis"]
-        return lambda v, m: xp.expand_dims(v, axis) * m
+        axis = op.attrs["axis"]  # v[index] is v with a new axis there: no Python-level call
+        index = (slice(None),) * axis + (None,) if axis >= 0 else \
+            (Ellipsis, None) + (slice(None),) * (-axis - 1)
+        return lambda v, m: v[index] * m
 
 
 def _scale_along(v: Tensor, m: Tensor, axis: int) -> Tensor:
@@ -436,14 +439,20 @@ class SoftmaxCrossEntropyWithLogits(OpDef):
 
     def kernel(self, op: Operation, ctx: ExecContext) -> Kernel:
         xp, axis = ctx.xp, op.attrs["axis"]
+        add, maximum = ctx.backend.sum, ctx.backend.max
 
         def xent(labels: Any, logits: Any) -> tuple[Any, Any]:
-            shifted = _shifted(logits, axis)
+            if not -logits.ndim <= axis < logits.ndim:
+                _shifted(logits, axis)  # raises the axis error
+            shifted = logits - maximum(logits, axis=axis, keepdims=True)
             e = xp.exp(shifted)
-            total = e.sum(axis=axis, keepdims=True)
+            total = add(e, axis=axis, keepdims=True)
             shifted -= xp.log(total)  # now log_softmax
             e /= total  # now softmax
-            return -(labels * shifted).sum(axis=axis), e - labels
+            if labels.shape != e.shape:  # labels broadcast to a bigger shape
+                return -add(labels * shifted, axis=axis), e - labels
+            shifted *= labels
+            return -add(shifted, axis=axis), xp.subtract(e, labels, out=e)
 
         return xent
 

@@ -157,6 +157,19 @@ class Mean(Reduce):
 
     method, widens = "mean", True
 
+    def kernel(self, op: Operation, ctx: ExecContext) -> Kernel:
+        x = op.inputs[0]
+        if not x.dtype.is_floating or x.dtype.np.itemsize < 4:
+            return super().kernel(op, ctx)  # ints truncate; float16 sums in float32
+        axes, keepdims = _axes(op, x), op.attrs["keepdims"]
+        add, divide = ctx.backend.sum, ctx.xp.true_divide
+
+        def mean(x: Any) -> Any:  # as ndarray.mean computes it, without its Python frames
+            total = add(x, axis=axes, keepdims=keepdims)
+            return divide(total, x.size // max(total.size, 1))
+
+        return mean
+
     def grad(self, op: Operation, dy: Tensor | None) -> list[Tensor | None]:
         return [_spread(dy, op, mean=True)]
 

@@ -524,3 +524,29 @@ def test_straight_line_and_loop_plans_agree_and_name_the_failing_node(
                 sess.run(y, {x: np.ones((1, 3), np.float32), xt: np.ones((2, 1), np.float32)})
     np.testing.assert_array_equal(results[0][0], results[1][0])
     np.testing.assert_array_equal(results[0][1], feed)
+
+
+def test_repeated_runs_keep_structure_and_checks() -> None:
+    """`run` remembers resolved fetches and feed checks per (fetches, feed keys): repeats
+    must still give each call's own structure, fresh lists and the feed errors."""
+    import collections
+
+    Pair = collections.namedtuple("Pair", "a b")
+    x = tf.placeholder(tf.float32, [None, 2], name="x")
+    y = tf.reduce_sum(x)
+    z = x * 2.0
+    xb = np.ones((3, 2), np.float32)
+    with tf.Session() as sess:
+        for _ in range(3):
+            first = sess.run([y, z], {x: xb})
+            assert isinstance(first, list) and first[0] == 6.0
+            assert sess.run([y, z], {x: xb}) is not first
+            assert type(sess.run((y, z), {x: xb})) is tuple
+            assert type(sess.run(Pair(y, z), {x: xb})) is Pair
+            assert sess.run(y, {"x:0": xb}) == 6.0
+            assert sess.run({"s": y}, {x: xb}) == {"s": 6.0}
+            with pytest.raises(ValueError, match="Cannot feed value of shape"):
+                sess.run(y, {x: np.ones((3, 3), np.float32)})
+        assert sess.run(y, {x: [[1.0, 2.0]]}) == 3.0  # lists still convert
+    with pytest.raises(RuntimeError, match="closed Session"):
+        sess.run(y, {x: xb})

@@ -104,7 +104,8 @@ CASES: dict[str, tuple[Callable[[], Any], Callable[..., np.ndarray], dict[str, f
 @pytest.mark.parametrize("shape", [(2, 3), (1031, 1030)], ids=["small", "chunked"])
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_update_matches_tf_equations(case: str, shape: tuple[int, int]) -> None:
-    """The large shape exercises the chunk-by-chunk CPU update path (over 1M elements)."""
+    """The large shape exercises the chunk-by-chunk CPU update path (several chunks and a
+    partial last one)."""
     make, reference, slot_inits = CASES[case]
     rng = np.random.default_rng(7)
     start = rng.normal(size=shape)
