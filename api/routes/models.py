@@ -33,7 +33,7 @@ async def _predict(request: Request, version: str | None) -> OrjsonResponse:
     key = f"{ctx.project}/{model}/{version or ''}"
     uri = state.serving_cache.get(key)
     if uri is None:
-        uri = await run_in_threadpool(_serving_uri, ctx, model, version)
+        uri = await state.serving_lookups.run(key, _serving_uri, ctx, model, version)
         state.serving_cache.put(key, uri)
     if state.predictions.is_quick(uri, len(instances)):
         predictions = models.predict(state.predictions, uri, instances)
