@@ -237,8 +237,10 @@ class LinearClassifier(_CannedEstimator):
 class LinearRegressor(_CannedEstimator):
     def __init__(self, feature_columns: Iterable[fc.FeatureColumn], model_dir: str | None = None,
                  *, label_dimension: int = 1, optimizer: OptimizerArg = None,
-                 config: RunConfig | None = None, loss_reduction: str = Reduction.SUM) -> None:
-        super().__init__(RegressionHead(label_dimension, loss_reduction),
+                 config: RunConfig | None = None, loss_reduction: str = Reduction.SUM,
+                 label_mean: float = 0.0, label_scale: float = 1.0) -> None:
+        super().__init__(RegressionHead(label_dimension, loss_reduction, label_mean=label_mean,
+                                        label_scale=label_scale),
                          [_LinearTower(feature_columns, optimizer)], model_dir, config)
 
 
@@ -258,8 +260,10 @@ class DNNRegressor(_CannedEstimator):
                  model_dir: str | None = None, *, label_dimension: int = 1,
                  optimizer: OptimizerArg = None, activation_fn: Activation = relu,
                  dropout: float | None = None, config: RunConfig | None = None,
-                 loss_reduction: str = Reduction.SUM) -> None:
-        super().__init__(RegressionHead(label_dimension, loss_reduction),
+                 loss_reduction: str = Reduction.SUM, label_mean: float = 0.0,
+                 label_scale: float = 1.0) -> None:
+        super().__init__(RegressionHead(label_dimension, loss_reduction, label_mean=label_mean,
+                                        label_scale=label_scale),
                          [_DNNTower(feature_columns, hidden_units, optimizer, activation_fn,
                                     dropout)], model_dir, config)
 
@@ -299,8 +303,10 @@ class DNNLinearCombinedRegressor(_CannedEstimator):
                  dnn_optimizer: OptimizerArg = None, dnn_hidden_units: Sequence[int] | None = None,
                  dnn_activation_fn: Activation = relu, dnn_dropout: float | None = None,
                  label_dimension: int = 1, config: RunConfig | None = None,
-                 loss_reduction: str = Reduction.SUM) -> None:
-        super().__init__(RegressionHead(label_dimension, loss_reduction),
+                 loss_reduction: str = Reduction.SUM, label_mean: float = 0.0,
+                 label_scale: float = 1.0) -> None:
+        super().__init__(RegressionHead(label_dimension, loss_reduction, label_mean=label_mean,
+                                        label_scale=label_scale),
                          _combined_towers(linear_feature_columns, linear_optimizer,
                                           dnn_feature_columns, dnn_optimizer, dnn_hidden_units,
                                           dnn_activation_fn, dnn_dropout), model_dir, config)

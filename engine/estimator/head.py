@@ -207,15 +207,28 @@ class ClassificationHead(Head):
 
 
 class RegressionHead(Head):
-    """Targets of `label_dimension` values per example."""
+    """Targets of `label_dimension` values per example.
+
+    `label_mean` and `label_scale` (a kumo extension; TF has no such arguments) let the
+    network work on standardized targets: it predicts (y - mean) / scale, the exported
+    `predictions` are scaled back, and the training loss is the standardized squared error.
+    Targets far from 0 (prices, counts) then train in as few steps as targets near 0, where
+    the adaptive optimizers' bounded steps would creep towards them. `average_loss` and
+    `rmse` stay in the targets' units."""
 
     kind = "regression"
 
-    def __init__(self, label_dimension: int = 1, loss_reduction: str = Reduction.SUM) -> None:
+    def __init__(self, label_dimension: int = 1, loss_reduction: str = Reduction.SUM, *,
+                 label_mean: float = 0.0, label_scale: float = 1.0) -> None:
         super().__init__(loss_reduction)
         if not isinstance(label_dimension, int | np.integer) or label_dimension < 1:
             raise ValueError(f"Invalid label_dimension {label_dimension!r}.")
+        if not (np.isfinite(label_mean) and np.isfinite(label_scale) and label_scale > 0):
+            raise ValueError(f"label_mean must be finite and label_scale finite and positive, "
+                             f"got {label_mean!r} and {label_scale!r}.")
         self.logits_dimension = int(label_dimension)
+        self.label_mean, self.label_scale = float(label_mean), float(label_scale)
+        self._standardized = (self.label_mean, self.label_scale) != (0.0, 1.0)
 
     def encode_labels(self, labels: Any) -> np.ndarray:
         array = np.asarray(labels)
@@ -228,14 +241,18 @@ class RegressionHead(Head):
         return array.reshape(-1, d).astype(np.float32, copy=False)
 
     def predictions(self, logits: Tensor) -> dict[str, Tensor]:
+        if self._standardized:
+            return {"predictions": logits * self.label_scale + self.label_mean}
         return {"predictions": logits}
 
     def per_example_loss(self, logits: Tensor, labels: Tensor) -> Tensor:
+        if self._standardized:
+            return square(subtract(logits, (labels - self.label_mean) / self.label_scale))
         return square(subtract(logits, labels))
 
     def train_summaries(self, predictions: dict[str, Tensor], labels: Tensor,
                         per_example: Tensor) -> None:
-        summary.scalar("rmse", sqrt(reduce_mean(per_example)))
+        summary.scalar("rmse", sqrt(reduce_mean(per_example)) * self.label_scale)
 
     def metric_fetches(self, predictions: dict[str, Tensor], labels: Tensor,
                        per_example: Tensor) -> dict[str, Tensor]:
@@ -243,13 +260,15 @@ class RegressionHead(Head):
                 "predictions": predictions["predictions"]}
 
     def metrics(self, values: dict[str, np.ndarray]) -> dict[str, float]:
-        mse = float(np.mean(values["loss"]))
+        mse = float(np.mean(values["loss"])) * self.label_scale ** 2  # in the labels' units
         return {"average_loss": mse, "rmse": float(np.sqrt(mse)),
                 "label/mean": float(np.mean(values["labels"])),
                 "prediction/mean": float(np.mean(values["predictions"]))}
 
     def metadata(self) -> dict[str, Any]:
-        return {"head": self.kind, "label_dimension": self.logits_dimension}
+        return {"head": self.kind, "label_dimension": self.logits_dimension,
+                **({"label_mean": self.label_mean, "label_scale": self.label_scale}
+                   if self._standardized else {})}
 
 
 def _ratio(numerator: float, denominator: float) -> float:

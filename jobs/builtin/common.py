@@ -20,7 +20,8 @@ categorical column is an input of its own (int64 vocabulary ids: the prediction 
 values to ids with the vocabulary in the snapshot's metadata).
 
 Labels: classification labels are integers or strings, and the classes are the sorted distinct
-labels of the training and eval data; regression labels are numbers.
+labels of the training and eval data; regression labels are numbers, which the network learns
+standardized by the training labels' mean and spread (the snapshot predicts in their units).
 
 Metrics: the estimator writes its summary lines (engine.summary.FileWriter) into a local
 model_dir; they are re-tagged and appended to $KUMO_METRICS_FILE, where the runner collects
@@ -609,6 +610,9 @@ def run(trainer: Trainer, args: argparse.Namespace, settings: Settings,
         if classification:
             kwargs.update(n_classes=len(labels.classes or ()),
                           label_vocabulary=labels.vocabulary)
+        else:  # the network learns standardized targets, whatever their units
+            kwargs.update(label_mean=float(np.mean(train_y)),
+                          label_scale=float(np.std(train_y)) or 1.0)
         estimator = trainer.build(args, features.columns(), classification, **kwargs)
         print(f"Model: {type(estimator).__name__}, {args.optimizer} optimizer, learning rate "
               f"{args.learning_rate:g}, batch size {args.batch_size}, {args.max_steps} steps.",

@@ -134,10 +134,15 @@ def test_dnn_classifies_digits_csv_and_exports_a_servable_snapshot(
     assert accuracy >= 0.9
 
 
-@pytest.mark.parametrize("module", ["linear", "dnn"])
-def test_regression_on_diabetes_beats_the_mean(module: str, embedded_settings: Settings,
-                                               tmp_path: Path) -> None:
+@pytest.mark.parametrize(("module", "steps"), [("linear", 600), ("dnn", 150)])
+@pytest.mark.parametrize("units", [1.0, 1000.0])
+def test_regression_on_diabetes_beats_the_mean_in_any_units(
+        module: str, steps: int, units: float, embedded_settings: Settings,
+        tmp_path: Path) -> None:
+    """The targets are learnt standardized: scaled by 1000 they train as well as they are,
+    and the snapshot predicts in their units."""
     train_x, train_y, eval_x, eval_y, names = diabetes()
+    train_y, eval_y = train_y * units, eval_y * units
     settings = embedded_settings
     train = put(settings, "diabetes/train.csv", table_csv(train_x, train_y, names, "target"))
     evaluation = put(settings, "diabetes/eval.csv", table_csv(eval_x, eval_y, names, "target"))
@@ -145,12 +150,12 @@ def test_regression_on_diabetes_beats_the_mean(module: str, embedded_settings: S
     # Flags as hyperparameter tuning appends them: underscores and `=`.
     done = run_module(module, [f"--train_files={train}", f"--eval_files={evaluation}",
                                "--label_column=target", "--model_type=regression",
-                               "--max_steps=600", f"--job_dir={job_dir(settings, module)}"],
+                               f"--max_steps={steps}", f"--job_dir={job_dir(settings, module)}"],
                       settings, metrics_file)
     assert done.returncode == 0, done.stderr
     rmse = read_metrics(metrics_file)["rmse"][-1]["value"]
     baseline = float(np.sqrt(np.mean((eval_y - train_y.mean()) ** 2)))
-    assert rmse < 0.9 * baseline
+    assert rmse < 0.85 * baseline
 
     predictions = PredictionService(settings).predict(f"{job_dir(settings, module)}/model",
                                                       eval_x.tolist())
