@@ -8,9 +8,11 @@ import logging
 import os
 import socket
 import subprocess
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -23,6 +25,24 @@ from storage.s3store import S3Store
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 S3_ACCESS_KEY = "kumo-test"
 S3_SECRET_KEY = "kumo-test-secret"
+
+
+def wait_ready(proc: subprocess.Popen[Any], url: str, timeout: float = 60.0,
+               output: Callable[[], str] = lambda: "") -> None:
+    """Poll `url`/readyz until it answers 200; fail, showing `output()`, if the server
+    process exits first or `timeout` passes."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        assert proc.poll() is None, f"the server exited: {output()}"
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, f"the server was not ready in {timeout:g} s"
+        time.sleep(0.1)
 
 
 def stop_process(proc: subprocess.Popen[bytes], timeout: float = 30) -> None:

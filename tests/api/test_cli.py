@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -16,7 +15,7 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from storage.config import Settings
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_ready
 
 # The console script's code, run the way the installed `kumo` runs it.
 KUMO = [sys.executable, "-m", "api.cli"]
@@ -27,19 +26,6 @@ def kumo_env(settings: Settings, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KUMO_")}
     env.update(KUMO_DATA_DIR=str(settings.data_dir), KUMO_HOME=str(settings.home), **extra)
     return env
-
-
-def wait_ready(proc: subprocess.Popen[str] | subprocess.Popen[bytes], url: str) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        assert proc.poll() is None, proc.communicate()
-        try:
-            if httpx.get(f"{url}/readyz").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert time.monotonic() < deadline, "kumo serve did not become ready"
-        time.sleep(0.1)
 
 
 def test_help_lists_the_server_verbs() -> None:

@@ -9,20 +9,18 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sklearn.datasets import load_iris
 from typer.testing import CliRunner, Result
 
 from api.cli import app
-from tests.conftest import free_port, stop_process
+from tests.conftest import free_port, stop_process, wait_ready
 
 KUMO = Path(sys.executable).with_name("kumo")
 IRIS_COLUMNS = ["sepal_length", "sepal_width", "petal_length", "petal_width", "species"]
@@ -90,16 +88,7 @@ def serving(root: Path, *options: str) -> Iterator[Server]:
     srv = Server(url=f"http://127.0.0.1:{port}", home=root / "home",
                  data_dir=root / "kumo-data")
     with running(["serve", "--port", str(port), *options], root) as proc:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (root / "serve.log").read_text()
-            try:
-                if httpx.get(f"{srv.url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "kumo serve did not become ready in 60 s"
-            time.sleep(0.1)
+        wait_ready(proc, srv.url, output=(root / "serve.log").read_text)
         assert json.loads((srv.home / "credentials").read_text())["url"] == srv.url
         yield srv
 

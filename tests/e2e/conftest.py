@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import httpx
 import pytest
 
 from storage.config import Settings
-from tests.conftest import free_port, stop_process
+from tests.conftest import free_port, stop_process, wait_ready
 
 
 def _env(settings: Settings) -> dict[str, str]:
@@ -37,16 +36,7 @@ def server(platform_settings: Settings) -> Iterator[tuple[httpx.Client, Settings
                             stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, f"kumo serve exited: {proc.stdout.read()}"
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "kumo serve did not become ready in 60 s"
-            time.sleep(0.2)
+        wait_ready(proc, base, output=lambda: proc.stdout.read() if proc.stdout else "")
         credentials = json.loads(settings.credentials_path.read_text())
         headers = {"Authorization": f"Bearer {credentials['token']}"}
         with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
