@@ -24,18 +24,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-from common import interleaved_ms
+from common import free_port, interleaved_ms
 
 TARGET_S = 0.3
 KUMO = str(Path(sys.executable).with_name("kumo"))
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager
@@ -44,7 +36,7 @@ def live_server(root: Path) -> Iterator[dict[str, str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KUMO_")}
     env.update(KUMO_HOME=str(root / "home"), KUMO_DATA_DIR=str(root / "data"),
                KUMO_LOG_LEVEL="WARNING")
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([KUMO, "serve", "--port", str(port)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -1,12 +1,21 @@
-"""Shared benchmark plumbing: one BLAS thread, BLAS kernel report, median step timing (alone,
-or several contenders taking turns so that a shared machine's drifting speed hits them alike)."""
+"""Shared benchmark plumbing: a free port, one BLAS thread, BLAS kernel report, median step
+timing (alone, or several contenders taking turns so that a shared machine's drifting speed
+hits them alike)."""
 
 from __future__ import annotations
 
+import socket
 import statistics
 import time
 from collections.abc import Callable
 from typing import Any
+
+
+def free_port() -> int:
+    """A TCP port free on loopback now, for a server a benchmark starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def limit_threads() -> Any:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,7 @@ from fastapi.responses import ORJSONResponse
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from common import free_port
 from loadgen import LoadResult, run_load
 from serve_predict import DIMS, numpy_predict, parameters, snapshot_predict
 
@@ -54,12 +54,6 @@ def bare_server(port: int) -> None:
 
     uvicorn.run(app, host="127.0.0.1", port=port, loop="uvloop", http="httptools",
                 log_level="warning", access_log=False)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
@@ -120,7 +114,7 @@ def main() -> None:
     body = json.dumps({"instances": [instance]}).encode()
     with tempfile.TemporaryDirectory() as tmp:
         snapshot_predict(parameters(), f"{tmp}/snapshot")
-        kumo_port, bare_port = _free_port(), _free_port()
+        kumo_port, bare_port = free_port(), free_port()
         kumo_env = {"KUMO_DATA_DIR": f"{tmp}/data", "KUMO_HOME": f"{tmp}/home",
                     "KUMO_LOG_FORMAT": "text", "KUMO_LOG_LEVEL": "WARNING"}
         kumo = [str(Path(sys.executable).with_name("kumo")), "serve", "--port", str(kumo_port)]

@@ -15,7 +15,6 @@ import argparse
 import io
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+from common import free_port
 from minio import Minio
 
 CHUNK = 1 << 20
@@ -54,12 +54,6 @@ def chunks(size: int) -> Iterator[bytes]:
         yield piece
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _wait(url: str, proc: subprocess.Popen[bytes]) -> None:
     for _ in range(300):
         if proc.poll() is not None:
@@ -85,7 +79,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     size = args.size_mb * CHUNK
-    s3_port, kumo_port = _free_port(), _free_port()
+    s3_port, kumo_port = free_port(), free_port()
     endpoint = f"127.0.0.1:{s3_port}"
     env = {**os.environ, "AWS_ACCESS_KEY_ID": ACCESS, "AWS_SECRET_ACCESS_KEY": SECRET}
     moto = subprocess.Popen([str(Path(sys.executable).with_name("moto_server")), "-H",

@@ -130,6 +130,7 @@ def _root(
                                           help="Print kumo's version and exit.")] = False,
 ) -> None:
     ctx.obj = Cli(server_url, project, fmt)
+    ctx.call_on_close(ctx.obj.close)
 
 
 app.command("serve")(server.serve)

@@ -90,6 +90,11 @@ class Cli:
         """Whether output is for people (--format text) rather than scripts."""
         return self.format == "text"
 
+    def close(self) -> None:
+        """Close the API client's connections, if one was made."""
+        if "api" in self.__dict__:
+            self.api.close()
+
 
 class Api:
     """The kumo REST API of one project."""
@@ -115,6 +120,10 @@ class Api:
         except (httpx.InvalidURL, ValueError) as exc:
             raise CliError(f"--server {self.server!r} is not a URL like {DEFAULT_SERVER} "
                            f"({exc})", code=2) from None
+
+    def close(self) -> None:
+        if "_http" in self.__dict__:
+            self._http.close()
 
     def url(self, *parts: str) -> str:
         """The path of a project resource; each part is quoted, except the slashes of data

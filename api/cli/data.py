@@ -153,22 +153,22 @@ def download(
         target = target / name
     partial = target.with_name(f".{target.name}.part")
     digest = hashlib.sha256()
-    with cli.api.stream("GET", cli.api.url("data", path)) as response:
-        size = int(response.headers.get("content-length", 0))
-        try:
+    try:  # whatever stops it (a write, the connection, Ctrl-C), no partial file stays
+        with cli.api.stream("GET", cli.api.url("data", path)) as response:
+            size = int(response.headers.get("content-length", 0))
             with output.transfer(size, path) as advance, open(partial, "wb") as out:
                 for chunk in response.iter_bytes(CHUNK):
                     out.write(chunk)
                     digest.update(chunk)
                     advance(len(chunk), None)
-        except OSError as exc:
-            partial.unlink(missing_ok=True)
-            raise CliError(f"cannot write {target}: {exc.strerror or exc}") from None
-    expected = response.headers.get("x-kumo-sha256")
-    if expected and digest.hexdigest() != expected:
-        partial.unlink()
-        raise CliError(f"{path}: the download was corrupted (SHA-256 mismatch); try again")
-    partial.replace(target)
+        expected = response.headers.get("x-kumo-sha256")
+        if expected and digest.hexdigest() != expected:
+            raise CliError(f"{path}: the download was corrupted (SHA-256 mismatch); try again")
+        partial.replace(target)
+    except OSError as exc:
+        raise CliError(f"cannot write {target}: {exc.strerror or exc}") from None
+    finally:
+        partial.unlink(missing_ok=True)
     result = {"path": path, "file": str(target), "size": target.stat().st_size,
               "sha256": digest.hexdigest()}
     cli.emit(result, lambda r: typer.echo(f"{r['file']}  ({r['size']} bytes)"))

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from api.cli.client import CliError
+
 if TYPE_CHECKING:
     from storage.config import Settings
     from storage.db import Database
@@ -51,10 +53,15 @@ def open_database(settings: Settings) -> Database:
         typer.echo(f"kumo: invalid configuration: {exc}", err=True)
         raise typer.Exit(2) from None
     except SQLAlchemyError as exc:
-        first = str(exc.orig if getattr(exc, "orig", None) else exc).strip().splitlines()[0]
-        typer.echo(f"kumo: cannot use the database (KUMO_DATABASE_URL): {first}", err=True)
+        typer.echo(f"kumo: cannot use the database (KUMO_DATABASE_URL): {_first_line(exc)}",
+                   err=True)
         raise typer.Exit(1) from None
     return db
+
+
+def _first_line(exc: Exception) -> str:
+    """A database error's first line: the driver's own message where there is one."""
+    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
 
 
 def serve(
@@ -146,6 +153,8 @@ def admin_token(
     """
     settings = load_settings()
 
+    from sqlalchemy.exc import SQLAlchemyError
+
     from api.app import server_url, write_credentials
     from api.services.projects import create_admin_token
 
@@ -155,6 +164,12 @@ def admin_token(
             token = create_admin_token(session, "admin token created by `kumo admin-token`")
             if save:
                 write_credentials(settings.credentials_path, server_url(settings), token)
+    except OSError as exc:
+        raise CliError(f"cannot save the token in {settings.credentials_path}: "
+                       f"{exc.strerror or exc} (--no-save only prints it)") from None
+    except SQLAlchemyError as exc:
+        raise CliError(f"cannot create the token in the database: {_first_line(exc)}") \
+            from None
     finally:
         db.dispose()
     typer.echo(token)

@@ -138,6 +138,10 @@ def test_directories_upload_recursively_then_download_and_delete(server: Server,
     renamed = json.loads(ok(kumo(server, "data", "download", "verbs/tree/a.txt",
                                  str(out / "renamed.txt"), "--format", "json")).stdout)
     assert renamed["file"] == str(out / "renamed.txt") and renamed["size"] == 2
+    assert one_line_failure(kumo(server, "data", "download", "verbs/tree/a.txt",
+                                 str(out / "missing" / "a.txt"))) == \
+        f"kumo: cannot write {out / 'missing' / 'a.txt'}: No such file or directory"
+    assert sorted(p.name for p in out.iterdir()) == ["c.txt", "renamed.txt"]
 
     assert ok(kumo(server, "data", "delete", "verbs/tree/a.txt")).stdout == \
         "Deleted verbs/tree/a.txt.\n"
