@@ -60,7 +60,16 @@ from sqlalchemy.orm import Session
 
 from jobs.collect import log_row
 from jobs.executor import Execution, Executor, Outcome, ProcessSpec
-from jobs.queue import ACTIVE_STATES, CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, ClaimedJob
+from jobs.queue import (
+    ACTIVE_STATES,
+    CANCELLED,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    SUCCEEDED,
+    ClaimedJob,
+    as_utc,
+)
 from jobs.tuning.search import Observation, Searcher, make_searcher
 from jobs.tuning.spec import HyperparameterSpec, SpecError, parse_spec
 from storage.db import Database
@@ -82,12 +91,15 @@ Point = tuple[int, float]  # (step, value) of the metric tag
 
 class JobControl(Protocol):
     """What the runner gives the study of its job: the cancel reason once the job must stop
-    ("cancelled", "lost", "shutdown"), and `attach`, which registers an execution to be
-    cancelled with the job."""
+    ("cancelled", "lost", "shutdown"), `attach`, which registers an execution to be
+    cancelled with the job, and `cancel`, with which the study stops the job itself when it
+    finds it cancelled or taken away before the runner's heartbeat does."""
 
     cancel_reason: str | None
 
     def attach(self, execution: Execution) -> Execution: ...
+
+    def cancel(self, reason: str) -> None: ...
 
 
 @dataclass
@@ -131,15 +143,6 @@ def format_value(value: Any) -> str:
     return str(int(number)) if number.is_integer() else repr(number)
 
 
-def native(value: Any) -> Any:
-    """A searcher's value as JSON-ready Python (numpy scalars included)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    return float(value)
-
-
 def failure_limit(spec: HyperparameterSpec) -> int:
     """How many failed trials fail the job (see module doc)."""
     return spec.max_failed_trials or spec.max_trials // 2 + 1
@@ -154,14 +157,13 @@ def value_at(points: list[Point], step: int) -> float | None:
     return None if best is None else best[1]
 
 
-def median_to_beat(goal: str, latest: Point, completed: list[list[Point]],
-                   min_trials: int = MIN_TRIALS_FOR_STOPPING) -> float | None:
+def median_to_beat(goal: str, latest: Point, completed: list[list[Point]]) -> float | None:
     """The median that `latest` (step, value) of a running trial falls short of, or None if it
     does not (or too few completed trials have a value by that step): the median stopping
     rule."""
     step, value = latest
     values = [v for v in (value_at(points, step) for points in completed) if v is not None]
-    if len(values) < min_trials:
+    if len(values) < MIN_TRIALS_FOR_STOPPING:
         return None
     median = statistics.median(values)
     worse = value < median if goal == "MAXIMIZE" else value > median
@@ -170,10 +172,6 @@ def median_to_beat(goal: str, latest: Point, completed: list[list[Point]],
 
 def _iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _as_utc(value: datetime | None) -> datetime | None:
-    return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _with_ordinals(rows: list[tuple[int | None, float]], start: int = 0) -> list[Point]:
@@ -187,8 +185,7 @@ class Study:
 
     def __init__(self, job: ClaimedJob, spec: HyperparameterSpec, base: ProcessSpec,
                  db: Database, executor: Executor, runner_id: str, control: JobControl,
-                 on_first_start: Callable[[], bool], *,
-                 poll_interval: float = POLL_INTERVAL) -> None:
+                 on_first_start: Callable[[], bool]) -> None:
         self.job = job
         self.spec = spec
         self.base = base
@@ -196,7 +193,6 @@ class Study:
         self.executor = executor
         self.runner_id = runner_id
         self.control = control
-        self.poll_interval = poll_interval
         self.searcher: Searcher = make_searcher(spec, study_seed(job.project, job.job_id))
         self.trials: dict[str, TrialRun] = {}
         self.previous: list[Observation] = []
@@ -227,7 +223,7 @@ class Study:
                     break
                 self._publish()
                 wait([t.execution.future for t in running if t.execution],
-                     timeout=self.poll_interval, return_when=FIRST_COMPLETED)
+                     timeout=POLL_INTERVAL, return_when=FIRST_COMPLETED)
         except BaseException:
             self._stop_all(RUNNER_ERROR)
             raise
@@ -297,9 +293,8 @@ class Study:
         if n <= 0:
             return
         pending = [t.params for t in self.trials.values() if t.state in (QUEUED, RUNNING)]
-        suggestions = self.searcher.suggest(self._observations(), pending, n)
-        for params in suggestions[:n]:
-            trial = self._create({name: native(v) for name, v in params.items()})
+        for params in self.searcher.suggest(self._observations(), pending, n):
+            trial = self._create(params)
             if trial is None:  # the job is no longer this runner's
                 return
             self._submit(trial)
@@ -338,6 +333,8 @@ class Study:
         with self._lock:
             if self._started is None:
                 self._started = self._on_first_start()
+                if not self._started:  # cancelled (or taken away) before it started: a
+                    self.control.cancel("cancelled")  # plain job's outcome, no more trials
             if not self._started:
                 return False
         now = utcnow()
@@ -510,6 +507,8 @@ class Study:
                                   Job.state.in_(ACTIVE_STATES))
                 .values(heartbeat_time=utcnow())
                 .execution_options(synchronize_session=False)).rowcount == 1
+            if not owned:  # recovered by another runner: stop now, as the heartbeat would
+                self.control.cancel("lost")
             yield session if owned else None
 
     def _note(self, text: str, trial_id: str | None = None) -> None:
@@ -525,7 +524,8 @@ class Study:
                 error = self._load_previous(session, self.spec.resume_previous_job_id)
                 if error:
                     return error
-            rows = list(session.scalars(select(Trial).where(Trial.job_pk == self.job.pk)))
+            rows = list(session.scalars(select(Trial).where(Trial.job_pk == self.job.pk)
+                                        .order_by(Trial.id)))
             rerun = [r.trial_id for r in rows if r.state not in (SUCCEEDED, FAILED)]
             if rerun:  # interrupted by a runner that stopped: run again from scratch
                 session.execute(delete(Metric).where(Metric.job_pk == self.job.pk,
@@ -539,8 +539,8 @@ class Study:
                                  stopped_early=row.is_trial_stopped_early,
                                  error_message=row.error_message)
                 if trial.state != QUEUED:
-                    trial.start_time, trial.end_time = (_as_utc(row.start_time),
-                                                        _as_utc(row.end_time))
+                    trial.start_time = row.start_time and as_utc(row.start_time)
+                    trial.end_time = row.end_time and as_utc(row.end_time)
                 if row.final_metric:
                     trial.final_metric = (int(row.final_metric["trainingStep"]),
                                           float(row.final_metric["objectiveValue"]))
@@ -548,7 +548,8 @@ class Study:
             for trial_id in rerun:
                 session.add(log_row(self.job.pk, "system", f"Trial {trial_id} is run again: "
                                     f"the runner running it stopped.", trial_id=trial_id))
-        self._read_metrics([t for t in self.trials.values() if t.state == SUCCEEDED])
+        if self.spec.enable_early_stopping:  # points are only needed to judge running trials
+            self._read_metrics([t for t in self.trials.values() if t.state == SUCCEEDED])
         return None
 
     def _load_previous(self, session: Session, job_id: str) -> str | None:
@@ -565,6 +566,8 @@ class Study:
             value = float(row.final_metric["objectiveValue"]) \
                 if row.state == SUCCEEDED and row.final_metric else math.nan
             self.previous.append(Observation(dict(row.hyperparameters or {}), value))
+        if not self.spec.enable_early_stopping:
+            return None
         points: dict[str, list[tuple[int | None, float]]] = {}
         for trial_id, step, value in session.execute(
                 select(Metric.trial_id, Metric.step, Metric.value)

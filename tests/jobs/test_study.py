@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from api.prediction import PredictionService
 from api.services.jobs import cancel_job
+from jobs import queue
 from jobs.hypertune import HyperTune
 from jobs.runner import Runner
 from jobs.study import format_value, median_to_beat, study_seed, value_at
@@ -23,7 +25,7 @@ from storage.config import Settings
 from storage.db import Database
 from storage.models import Job, LogLine, Metric, Project, Trial
 from storage.stores import open_store
-from tests.jobs.helpers import job_row, pid_gone, wait_for, wait_state
+from tests.jobs.helpers import fast_settings, job_row, pid_gone, wait_for, wait_state
 from tests.jobs.test_builtin_trainers import DIGIT_COLUMNS, digits, put, table_csv
 
 # Reports `score` through the hypertune reporter: trial 4 (when --bad-trial 4) stays far
@@ -307,6 +309,32 @@ def test_cancel_stops_running_trials(
     assert all(pid_gone(int(pid)) for pid in running)
     assert [r.state for r in trials(job_db, pk)] == ["CANCELLED", "CANCELLED"]
     assert [t["state"] for t in output_trials(job_db, pk)] == ["CANCELLED", "CANCELLED"]
+
+
+def test_a_study_cancelled_before_its_first_trial_started_ends_cancelled(
+        job_settings: Settings, databases: Callable[[Settings], Database],
+        start_runner: Callable[..., Runner], trainer_package: Callable[..., str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cancelled while PREPARING: the first trial's start finds it so and the study ends
+    CANCELLED, as a plain job does, trying no other trial (a slow heartbeat, so the study
+    does not wait for it to notice)."""
+    settings = fast_settings(job_settings, heartbeat_interval=5.0, heartbeat_timeout=60.0)
+    db = databases(settings)
+    mark_running = queue.mark_running
+
+    def cancelled_meanwhile(session: Session, pk: int, runner_id: str, **kwargs: Any) -> bool:
+        cancel_job(session, "default", "late")
+        return mark_running(session, pk, runner_id, **kwargs)
+
+    monkeypatch.setattr(queue, "mark_running", cancelled_meanwhile)
+    pk = submit_study(db, settings, "trainer.flaky", {
+        "algorithm": "GRID_SEARCH", "hyperparameterMetricTag": "score", "maxTrials": 3,
+        "params": [{"parameterName": "x", "type": "DISCRETE", "discreteValues": [1, 2, 3]}]},
+        job_id="late", package_uris=[trainer_package(flaky=FLAKY)])
+    start_runner(settings, db)
+    job = wait_state(db, pk, "CANCELLED", "FAILED", "SUCCEEDED")
+    assert job.state == "CANCELLED", job.error_message
+    assert [(r.trial_id, r.state) for r in trials(db, pk)] == [("1", "CANCELLED")]
 
 
 def test_a_runner_shutdown_gives_trials_back_and_the_next_runner_reruns_them(
