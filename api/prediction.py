@@ -443,6 +443,14 @@ def _key_problems(instance: dict[str, Any], names: list[str]) -> str:
     return "; ".join(problems)
 
 
+def _checked(instances: Any) -> list[Any]:
+    if not isinstance(instances, list):
+        raise PredictionInputError(f"instances must be a list, got {_kind(instances)}")
+    if not instances:
+        raise PredictionInputError("instances is empty: send at least one instance")
+    return instances
+
+
 class PredictionService:
     """Predictions from snapshots by deployment URI (`s3://...` or `file://...` prefixes holding
     model.json and the weights). Loaded snapshots stay in memory, the `max_models` most
@@ -467,19 +475,19 @@ class PredictionService:
 
     def predict(self, uri: str, instances: list[Any]) -> list[Any]:
         """One prediction per instance (see the module doc), run as one batch."""
-        if not isinstance(instances, list):
-            raise PredictionInputError(f"instances must be a list, got {_kind(instances)}")
-        if not instances:
-            raise PredictionInputError("instances is empty: send at least one instance")
-        return self._model(uri, False).predict(instances)
+        return self._model(uri, False).predict(_checked(instances))
 
-    def is_quick(self, uri: str, count: int) -> bool:
-        """Whether `uri` is loaded and `count` instances are expected (from its recent calls)
-        to predict within QUICK_SECONDS: cheap enough to run on an event loop."""
+    def predict_now(self, uri: str, instances: list[Any]) -> list[Any] | None:
+        """`predict`, if `uri` is loaded and its recent calls say these instances take under
+        QUICK_SECONDS: cheap enough to run on an event loop. None, having done nothing,
+        otherwise (the model still to load, or slow). The model is taken once, so an
+        eviction in between cannot make this load it."""
         with self._lock:
             model = self._models.get(uri.rstrip("/"))
         per_instance = None if model is None else model.seconds_per_instance
-        return per_instance is not None and per_instance * count < QUICK_SECONDS
+        if per_instance is None or per_instance * len(_checked(instances)) >= QUICK_SECONDS:
+            return None
+        return model.predict(instances)
 
     def _model(self, uri: str, reload: bool) -> _Model:
         key = uri.rstrip("/")

@@ -24,8 +24,8 @@ _CONFLICT = {409: {"model": schemas.ErrorResponse, "description": "name already 
 # The :predict routes come first: they are matched first, and they are the hot path.
 async def _predict(request: Request, version: str | None) -> OrjsonResponse:
     """The hot path, on the event loop when it can be: the caller from the auth cache, the
-    version's URI from the serving cache, and a prediction PredictionService.is_quick says
-    is cheap. A cache miss, a snapshot still to load and a long prediction go to a worker
+    version's URI from the serving cache, and a prediction PredictionService.predict_now
+    finds cheap. A cache miss, a snapshot still to load and a long prediction go to a worker
     thread, so they never stall other requests."""
     ctx = await project_context(request)
     instances = _instances(await read_json(request))
@@ -35,9 +35,8 @@ async def _predict(request: Request, version: str | None) -> OrjsonResponse:
     if uri is None:
         uri = await state.serving_lookups.run(key, _serving_uri, ctx, model, version)
         state.serving_cache.put(key, uri)
-    if state.predictions.is_quick(uri, len(instances)):
-        predictions = models.predict(state.predictions, uri, instances)
-    else:
+    predictions = models.predict(state.predictions, uri, instances, now=True)
+    if predictions is None:
         predictions = await run_in_threadpool(models.predict, state.predictions, uri,
                                               instances)
     return OrjsonResponse({"predictions": predictions})

@@ -171,6 +171,20 @@ def test_plain_snapshot_takes_bare_values_or_objects(plain_uris: dict[str, str])
     assert described["inputs"] == {"x": {"dtype": "float32", "shape": [None, 2]}}
 
 
+def test_predict_now_only_for_a_loaded_quick_model(plain_uris: dict[str, str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the event loop may run itself: never a load, never a slow prediction; bad input
+    is refused the same either way."""
+    service, uri = PredictionService(Settings()), plain_uris["single"]
+    assert service.predict_now(uri, [[1, 1]]) is None  # not loaded: nothing done
+    assert service.predict(uri, [[1, 1]]) == [[3.5]]
+    assert service.predict_now(uri, [[1, 1], [0.5, 0]]) == [[3.5], [1.0]]
+    with pytest.raises(PredictionInputError, match="instances is empty"):
+        service.predict_now(uri, [])
+    monkeypatch.setattr("api.prediction.QUICK_SECONDS", 0.0)  # every model is slow now
+    assert service.predict_now(uri, [[1, 1]]) is None
+
+
 def test_plain_snapshot_with_several_inputs_and_outputs(plain_uris: dict[str, str]) -> None:
     predictions = PredictionService(Settings()).predict(
         plain_uris["multi"], [{"a": [1, 2], "b": 3}, {"a": [0, 0], "b": -1}])
