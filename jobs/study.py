@@ -226,6 +226,7 @@ class Study:
                      timeout=POLL_INTERVAL, return_when=FIRST_COMPLETED)
         except BaseException:
             self._stop_all(RUNNER_ERROR)
+            self._record_after_error()
             raise
         if failure:
             self._stop_all(STUDY_FAILED)
@@ -239,6 +240,16 @@ class Study:
         if failure:
             return Outcome(FAILED, failure)
         return self._result()
+
+    def _record_after_error(self) -> None:
+        """Record how the trials stopped by the runner's own failure ended, if the database
+        lets us: the failure itself (which `run` re-raises) matters more than this."""
+        try:
+            self._reap()
+            self._publish()
+        except Exception:
+            log.exception("could not record the trials of a study the runner failed",
+                          extra={"job_id": self.job.job_id})
 
     def _running(self) -> list[TrialRun]:
         return [t for t in self.trials.values() if t.execution is not None]

@@ -18,7 +18,7 @@ from api.services.jobs import cancel_job
 from jobs import queue
 from jobs.hypertune import HyperTune
 from jobs.runner import Runner
-from jobs.study import format_value, median_to_beat, study_seed, value_at
+from jobs.study import Study, format_value, median_to_beat, study_seed, value_at
 from jobs.tuning.search import make_searcher
 from jobs.tuning.spec import parse_spec
 from storage.config import Settings
@@ -309,6 +309,33 @@ def test_cancel_stops_running_trials(
     assert all(pid_gone(int(pid)) for pid in running)
     assert [r.state for r in trials(job_db, pk)] == ["CANCELLED", "CANCELLED"]
     assert [t["state"] for t in output_trials(job_db, pk)] == ["CANCELLED", "CANCELLED"]
+
+
+def test_a_runner_failure_mid_study_leaves_no_trial_running(
+        job_settings: Settings, job_db: Database, start_runner: Callable[..., Runner],
+        trainer_package: Callable[..., str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runner's own error stops the study's trials, records how they ended and fails the
+    job; no trial is left RUNNING in the job's resource."""
+    launch, pids = Study._launch, tmp_path / "pids"
+
+    def failing_launch(self: Study) -> None:  # breaks once the first trial runs
+        if pids.exists():
+            raise RuntimeError("the searcher broke")
+        launch(self)
+
+    monkeypatch.setattr(Study, "_launch", failing_launch)
+    pk = submit_study(job_db, job_settings, "trainer.flaky", {
+        "algorithm": "RANDOM_SEARCH", "hyperparameterMetricTag": "score", "maxTrials": 3,
+        "params": [{"parameterName": "x", "type": "DOUBLE", "minValue": 0, "maxValue": 1}]},
+        job_id="broken", args=["--pids", str(pids), "--gate", str(tmp_path / "never")],
+        package_uris=[trainer_package(flaky=FLAKY)])
+    start_runner(job_settings, job_db, kill_grace=1.0)
+    job = wait_state(job_db, pk, "FAILED", "SUCCEEDED", "CANCELLED")
+    assert job.state == "FAILED" and "the searcher broke" in job.error_message
+    assert pid_gone(int(pids.read_text().split()[0]))
+    assert [r.state for r in trials(job_db, pk)] == ["CANCELLED"]
+    assert [t["state"] for t in output_trials(job_db, pk)] == ["CANCELLED"]
 
 
 def test_a_study_cancelled_before_its_first_trial_started_ends_cancelled(
