@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from api import schemas
 from api.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from api.services.common import as_utc, paginate, utc
+from jobs.study import is_study
 from jobs.tuning.spec import SpecError, parse_spec
 from storage import models
 from storage.config import Settings
@@ -55,7 +56,7 @@ def _tuning_spec(session: Session, project: str, raw: dict[str, Any]) -> dict[st
         where = "trainingInput.hyperparameters.resumePreviousJobId"
         if previous is None:
             raise InvalidArgument(f"{where}: job {resumed!r} not found in project {project!r}")
-        if not (previous.training_input or {}).get("hyperparameters"):
+        if not is_study(previous.training_input or {}):
             raise InvalidArgument(f"{where}: job {resumed!r} is not a hyperparameter tuning "
                                   f"job, so there is no study to resume")
     return spec.to_api()
