@@ -6,6 +6,7 @@ when ops are placed on '/gpu:N' and CuPy is installed.
 
 from engine import (
     contrib,
+    data,
     errors,
     estimator,
     feature_column,
@@ -13,11 +14,13 @@ from engine import (
     keras,
     layers,
     losses,
+    metrics,
     nn,
     saved_model,
     summary,
     train,
 )
+from engine import tf_logging as logging
 from engine.backend import gpu_available
 from engine.dtypes import (
     DType,
@@ -46,15 +49,26 @@ from engine.graph import (
     reset_default_graph,
 )
 from engine.initializers import *
+from engine.ops import logging_ops as debugging
 from engine.ops.array_ops import *
+from engine.ops.clip_ops import *
 from engine.ops.control_flow_ops import *
+from engine.ops.logging_ops import *
 from engine.ops.math_ops import *
 from engine.ops.nn_ops import sigmoid, tanh
 from engine.ops.random_ops import *
 from engine.ops.reduction_ops import *
 from engine.ops.state_ops import *
 from engine.session import InteractiveSession, Session, get_default_session
+from engine.session_options import ConfigProto, GPUOptions, RunMetadata, RunOptions
 from engine.shapes import Dimension, TensorShape
+from engine.variable_scope import (
+    AUTO_REUSE,
+    VariableScope,
+    get_variable,
+    get_variable_scope,
+    variable_scope,
+)
 from engine.variables import (
     Variable,
     all_variables,
@@ -91,3 +105,5 @@ def get_collection(key: str, scope: str | None = None) -> list:
 
 def add_to_collection(name: str, value: object) -> None:
     get_default_graph().add_to_collection(name, value)
+
+

@@ -81,6 +81,8 @@ int64 = DType("int64", np.int64)
 uint8 = DType("uint8", np.uint8)
 bool = DType("bool", np.bool_)
 string = DType("string", np.object_)  # host-only byte strings (summaries), never on a GPU
+# a value with no array form (a tf.cond's state for its gradient); not convertible to or from
+variant = DType("variant", np.void)
 
 _ALL = [float16, float32, float64, int8, int16, int32, int64, uint8, bool, string]
 _BY_NP = {d.np: d for d in _ALL}

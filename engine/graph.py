@@ -31,6 +31,8 @@ class GraphKeys:
     TRAINABLE_VARIABLES = "trainable_variables"
     LOCAL_VARIABLES = "local_variables"
     MODEL_VARIABLES = "model_variables"
+    METRIC_VARIABLES = "metric_variables"
+    WEIGHTS = "weights"
     SUMMARIES = "summaries"
     LOSSES = "losses"
     REGULARIZATION_LOSSES = "regularization_losses"
@@ -566,12 +568,48 @@ def convert_to_tensor(
         return value
     if isinstance(value, Operation):
         raise TypeError(f"Can't convert Operation '{value.name}' to Tensor.")
+    if isinstance(value, list | tuple) and _holds_tensor(value):
+        return _pack(value, dtype, name, graph)
     from engine.ops.array_ops import constant
 
     if graph is not None:
         with graph.as_default():
             return constant(value, dtype=dtype, name=name or "Const")
     return constant(value, dtype=dtype, name=name or "Const")
+
+
+def _is_tensor(v: Any) -> bool:
+    return isinstance(v, Tensor) or hasattr(v, "_as_graph_element")
+
+
+def _holds_tensor(value: list[Any] | tuple[Any, ...]) -> bool:
+    return any(_is_tensor(v) or (isinstance(v, list | tuple) and _holds_tensor(v))
+               for v in value)
+
+
+def _first_dtype(value: Any) -> _dtypes.DType | None:
+    """The dtype of the first tensor in a nested list (its literals take that dtype, as TF)."""
+    if _is_tensor(value):
+        return convert_to_tensor(value).dtype
+    if isinstance(value, list | tuple):
+        for v in value:
+            found = _first_dtype(v)
+            if found is not None:
+                return found
+    return None
+
+
+def _pack(value: list[Any] | tuple[Any, ...], dtype: Any, name: str | None,
+          graph: Graph | None) -> Tensor:
+    """TF's autopacking: a (nested) list mixing tensors and literals, stacked into one tensor,
+    e.g. `tf.concat([a, [n]], 0)` or `x + [1.0, t]`."""
+    from engine.ops.array_ops import stack
+
+    target = dtype if dtype is not None else _first_dtype(value)
+    graph = graph or graph_of([v for v in value if _is_tensor(v)])
+    with graph.as_default():
+        parts = [convert_to_tensor(v, dtype=target, graph=graph) for v in value]
+        return stack(parts, name=name or "packed")
 
 
 def make_op(
@@ -600,7 +638,8 @@ def binary_inputs(x: Any, y: Any) -> tuple[Tensor, Tensor]:
 
 
 def _is_tensorlike(v: Any) -> bool:
-    return isinstance(v, Tensor) or hasattr(v, "_as_graph_element")
+    """A tensor, a variable, or a list holding one (which autopacks into a tensor)."""
+    return _is_tensor(v) or (isinstance(v, list | tuple) and _holds_tensor(v))
 
 
 def _cast_literal(value: Any, dtype: _dtypes.DType) -> Any:

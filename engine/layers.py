@@ -5,6 +5,9 @@ A layer makes its variables on its first call, under a name scope it claims from
 ('dense', then 'dense_1', ...), so they are named like TF's: 'dense/kernel', 'dense/bias'.
 Later calls reuse them. A layer given an explicit `name` uses it as is; calling a second one
 with that name raises, as TF does, unless it passes `reuse=True` to share the variables.
+Variables come from tf.get_variable's store (engine/variable_scope.py), so a layer inside
+`tf.variable_scope('tower', reuse=True)` shares the weights of the same layer in an earlier
+'tower' (TF 1.x's weight-sharing idiom).
 
 `training` may be a python bool or a bool tensor (say a `placeholder_with_default(False, [])`).
 With a tensor, dropout's keep probability becomes 1 when it is False (every mask entry is then
@@ -20,11 +23,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from engine import dtypes as _dtypes
-from engine import initializers
+from engine import initializers, variable_scope
 from engine.graph import Graph, GraphKeys, Tensor, convert_to_tensor
 from engine.ops import array_ops, conv_ops, math_ops, nn_ops
 from engine.ops.control_flow_ops import identity
 from engine.shapes import Shape, fmt
+from engine.variable_scope import Reuse
 from engine.variables import Variable
 
 __all__ = [
@@ -107,6 +111,13 @@ def _channels_last(data_format: str) -> None:
                          f"pooling ops take NHWC, i.e. 'channels_last'.")
 
 
+def is_tensor_list(inputs: Any) -> bool:
+    """Whether a layer's `inputs` are several tensors (a list or tuple, possibly empty),
+    rather than one tensor or a nested Python list of numbers."""
+    return isinstance(inputs, list | tuple) and all(
+        isinstance(x, Tensor) or hasattr(x, "_as_graph_element") for x in inputs)
+
+
 class Layer:
     """Base class: `build(input_shape)` makes the variables once, `call(inputs, training)`
     builds the ops of each call. The Keras arguments `input_shape`, `input_dim` and
@@ -115,7 +126,7 @@ class Layer:
     def __init__(self, trainable: bool = True, name: str | None = None, dtype: Any = None, *,
                  input_shape: Sequence[int | None] | None = None, input_dim: int | None = None,
                  batch_input_shape: Sequence[int | None] | None = None,
-                 _reuse: bool | None = None) -> None:
+                 _reuse: Reuse = None) -> None:
         self.trainable = trainable
         self._explicit_name = name is not None
         self.name = name or _snake_case(type(self).__name__)
@@ -125,9 +136,10 @@ class Layer:
         if batch_input_shape is None and input_shape is not None:
             batch_input_shape = (None, *input_shape)
         self.batch_input_shape = None if batch_input_shape is None else tuple(batch_input_shape)
-        self._reuse = bool(_reuse)
+        self._reuse = _reuse
         self._graph: Graph | None = None
         self._scope = ""
+        self._var_scope = ""
         self.built = False
         self._trainable_weights: list[Variable] = []
         self._non_trainable_weights: list[Variable] = []
@@ -139,7 +151,9 @@ class Layer:
     # -- naming -----------------------------------------------------------------------------
     def _set_scope(self, graph: Graph) -> None:
         """Claim this layer's name scope in `graph` (once): a default name is made unique
-        there, an explicit one is kept, so its variables can be shared or clash (TF)."""
+        there, an explicit one is kept, so its variables can be shared or clash (TF). Its
+        variables take the name with the variable scope's name in place of the name scope
+        that scope opened: 'tower_1/dense' -> 'tower/dense' on re-entering 'tower'."""
         if self._graph is not None:
             if graph is not self._graph:
                 raise ValueError(f"Layer '{self.name}' belongs to another graph; a layer's "
@@ -154,20 +168,27 @@ class Layer:
         else:
             self._scope = graph.unique_name(self.name)
             self.name = self._scope.rsplit("/", 1)[-1]
+        self._var_scope = variable_scope.variable_name(graph, self._scope)
 
     # -- calling ----------------------------------------------------------------------------
     def __call__(self, inputs: Any, training: Any = None) -> Tensor:
-        x = convert_to_tensor(inputs)
-        graph = x.graph
+        """The layer's output for `inputs`: one tensor, or a list of tensors for layers that
+        combine several (merge layers); `build` and `call` get the same form."""
+        listed = is_tensor_list(inputs)
+        xs = [convert_to_tensor(x) for x in inputs] if listed else [convert_to_tensor(inputs)]
+        if not xs:
+            raise ValueError(f"Layer {self.name} was called on an empty list of inputs.")
+        graph = xs[0].graph
         self._set_scope(graph)
+        shapes = [x.static_shape for x in xs]
         with graph.as_default(), graph.name_scope(f"{self._scope}/"):
             if not self.built:
                 if self.dtype is None:
-                    self.dtype = x.dtype if x.dtype.is_floating else _dtypes.float32
-                self.build(x.static_shape)
+                    self.dtype = xs[0].dtype if xs[0].dtype.is_floating else _dtypes.float32
+                self.build(shapes if listed else shapes[0])
                 self.built = True
-            out = self.call(x, training)
-        self.input_shape, self.output_shape = x.static_shape, out.static_shape
+            out = self.call(xs if listed else xs[0], training)
+        self.input_shape, self.output_shape = shapes if listed else shapes[0], out.static_shape
         return out
 
     apply = __call__
@@ -182,36 +203,29 @@ class Layer:
     def add_weight(self, name: str, shape: Sequence[int], initializer: Any = None,
                    trainable: bool = True, regularizer: Regularizer = None,
                    dtype: Any = None) -> Variable:
-        """A variable '<scope>/<name>', or with reuse the existing one of that name. Its
-        regularization loss goes to REGULARIZATION_LOSSES and `losses`."""
+        """The variable '<scope>/<name>' from tf.get_variable's store: made here, or with
+        reuse (the layer's or its variable scope's) the existing one. Its regularization loss
+        goes to REGULARIZATION_LOSSES and `losses`."""
         assert self._graph is not None, "add_weight runs inside build()"
-        graph, full = self._graph, f"{self._scope}/{name}"
-        shape = tuple(int(d) for d in shape)
-        existing = next((v for v in graph.get_collection(GraphKeys.GLOBAL_VARIABLES)
-                         if v.op.name == full), None)
-        if existing is not None:
-            if not self._reuse:
-                raise ValueError(f"Variable {full} already exists, disallowed. Did you mean to "
-                                 f"set reuse=True?")
-            if tuple(existing.shape.as_list()) != shape:
-                raise ValueError(f"Trying to share variable {full}, but specified shape "
-                                 f"{fmt(shape)} and found shape {existing.shape}.")
-            var = existing
-        else:
-            if self._reuse:
-                raise ValueError(f"Variable {full} does not exist: reuse=True shares the "
-                                 f"variables of an earlier layer of this name.")
-            init = initializers.get(initializer) or initializers.GlorotUniform()
-            dt = _dtypes.as_dtype(dtype or self.dtype)
-            var = Variable(lambda: init(shape, dt), trainable=trainable and self.trainable,
-                           name=name, dtype=dt)
-            if regularizer is not None:
-                with graph.name_scope(f"{full}/Regularizer/"):
-                    loss = regularizer(var)
-                graph.add_to_collection(GraphKeys.REGULARIZATION_LOSSES, loss)
-                self.losses.append(loss)
+        reuse = self._reuse or variable_scope.current_scope(self._graph).reuse
+        var = variable_scope.stored_variable(
+            self._graph, f"{self._var_scope}/{name}", tuple(int(d) for d in shape),
+            _dtypes.as_dtype(dtype or self.dtype),
+            initializers.get(initializer) or initializers.GlorotUniform(),
+            None if regularizer is None else self._tracked(regularizer), reuse,
+            trainable and self.trainable)
         (self._trainable_weights if var.trainable else self._non_trainable_weights).append(var)
         return var
+
+    def _tracked(self, regularizer: Callable[[Any], Tensor | None]) -> Callable[[Any], Any]:
+        """`regularizer`, also keeping its loss in this layer's `losses` (Keras)."""
+        def penalty(weight: Any) -> Tensor | None:
+            loss = regularizer(weight)
+            if loss is not None:
+                self.losses.append(loss)
+            return loss
+
+        return penalty
 
     @property
     def trainable_weights(self) -> list[Variable]:
@@ -475,7 +489,7 @@ class BatchNormalization(Layer):
 def dense(inputs: Any, units: int, activation: Any = None, use_bias: bool = True,
           kernel_initializer: Any = None, bias_initializer: Any = None,
           kernel_regularizer: Regularizer = None, bias_regularizer: Regularizer = None,
-          trainable: bool = True, name: str | None = None, reuse: bool | None = None) -> Tensor:
+          trainable: bool = True, name: str | None = None, reuse: Reuse = None) -> Tensor:
     """A fully connected layer on `inputs`: variables '<name>/kernel' and '<name>/bias'."""
     return Dense(units, activation, use_bias, kernel_initializer, bias_initializer,
                  kernel_regularizer, bias_regularizer, trainable=trainable, name=name,
@@ -488,7 +502,7 @@ def conv2d(inputs: Any, filters: int, kernel_size: int | Sequence[int],
            activation: Any = None, use_bias: bool = True, kernel_initializer: Any = None,
            bias_initializer: Any = None, kernel_regularizer: Regularizer = None,
            bias_regularizer: Regularizer = None, trainable: bool = True,
-           name: str | None = None, reuse: bool | None = None) -> Tensor:
+           name: str | None = None, reuse: Reuse = None) -> Tensor:
     """A 2-D convolution layer on NHWC `inputs`."""
     return Conv2D(filters, kernel_size, strides, padding, data_format, dilation_rate,
                   activation, use_bias, kernel_initializer, bias_initializer,
@@ -526,7 +540,7 @@ def batch_normalization(inputs: Any, axis: int = -1, momentum: float = 0.99,
                         beta_regularizer: Regularizer = None,
                         gamma_regularizer: Regularizer = None, training: Any = False,
                         trainable: bool = True, name: str | None = None,
-                        reuse: bool | None = None) -> Tensor:
+                        reuse: Reuse = None) -> Tensor:
     """Batch normalization; while training, run tf.GraphKeys.UPDATE_OPS with the train op to
     keep the moving mean and variance that inference uses."""
     return BatchNormalization(axis, momentum, epsilon, center, scale, beta_initializer,

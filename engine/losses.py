@@ -7,17 +7,30 @@ which with the default weight 1 is the mean), as TF 1.x's `compute_weighted_loss
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from engine.graph import GraphKeys, Tensor, convert_to_tensor, get_default_graph, graph_of
-from engine.ops import nn_ops
-from engine.ops.array_ops import scalar_arg
-from engine.ops.math_ops import add, add_n, multiply, subtract
+from engine.ops import math_ops, nn_ops
+from engine.ops.array_ops import int_arg, scalar_arg
+from engine.ops.math_ops import (
+    add,
+    add_n,
+    log,
+    minimum,
+    multiply,
+    negative,
+    square,
+    squared_difference,
+    subtract,
+)
+from engine.ops.reduction_ops import reduce_sum
 from engine.shapes import compatible, fmt
 
 __all__ = [
-    "Reduction", "add_loss", "compute_weighted_loss", "get_losses", "get_regularization_loss",
-    "get_regularization_losses", "get_total_loss", "mean_squared_error", "sigmoid_cross_entropy",
+    "Reduction", "absolute_difference", "add_loss", "compute_weighted_loss", "cosine_distance",
+    "get_losses", "get_regularization_loss", "get_regularization_losses", "get_total_loss",
+    "hinge_loss", "huber_loss", "log_loss", "mean_squared_error", "sigmoid_cross_entropy",
     "softmax_cross_entropy", "sparse_softmax_cross_entropy",
 ]
 
@@ -102,17 +115,103 @@ def _check_compatible(labels: Tensor, predictions: Tensor, what: str = "predicti
                          f"are incompatible: {what} and labels must have the same shape.")
 
 
+def _pointwise_loss(default_scope: str, labels: Any, predictions: Any, weights: Any,
+                    scope: str | None, loss_collection: str | None, reduction: str,
+                    per_element: Callable[[Tensor, Tensor], Tensor],
+                    what: str = "predictions") -> Tensor:
+    """A loss computed per element from same-shaped labels and predictions (or logits, named
+    by `what`), then weighted and reduced like every tf.losses loss."""
+    for value, arg in ((labels, "labels"), (predictions, what)):
+        if value is None:
+            raise ValueError(f"{arg} must not be None.")
+    with graph_of([labels, predictions]).name_scope(scope or default_scope) as scope:
+        labels, predictions = nn_ops.with_dtype_of(labels, predictions)
+        _check_compatible(labels, predictions, what)
+        losses = per_element(labels, predictions)
+        return compute_weighted_loss(losses, weights, scope, loss_collection, reduction)
+
+
 def mean_squared_error(labels: Any, predictions: Any, weights: Any = 1.0,
                        scope: str | None = None,
                        loss_collection: str | None = GraphKeys.LOSSES,
                        reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS) -> Tensor:
     """Weighted mean of (predictions - labels) ** 2."""
-    with graph_of([labels, predictions]).name_scope(scope or "mean_squared_error") as scope:
-        labels, predictions = nn_ops.with_dtype_of(labels, predictions)
-        _check_compatible(labels, predictions)
-        diff = subtract(predictions, labels)
-        losses = multiply(diff, diff)
-        return compute_weighted_loss(losses, weights, scope, loss_collection, reduction)
+    return _pointwise_loss("mean_squared_error", labels, predictions, weights, scope,
+                           loss_collection, reduction, squared_difference)
+
+
+def absolute_difference(labels: Any, predictions: Any, weights: Any = 1.0,
+                        scope: str | None = None,
+                        loss_collection: str | None = GraphKeys.LOSSES,
+                        reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS) -> Tensor:
+    """Weighted mean of |predictions - labels|."""
+    return _pointwise_loss("absolute_difference", labels, predictions, weights, scope,
+                           loss_collection, reduction, lambda y, p: math_ops.abs(subtract(p, y)))
+
+
+def huber_loss(labels: Any, predictions: Any, weights: Any = 1.0, delta: float = 1.0,
+               scope: str | None = None, loss_collection: str | None = GraphKeys.LOSSES,
+               reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS) -> Tensor:
+    """Weighted mean of 0.5 * e ** 2 for |e| <= delta, delta * (|e| - 0.5 * delta) beyond, with
+    e = predictions - labels: squared error near 0, absolute error (robust) far out."""
+    delta = scalar_arg(delta, "delta")
+
+    def huber(y: Tensor, p: Tensor) -> Tensor:
+        error = math_ops.abs(subtract(p, y))
+        quadratic = minimum(error, delta)
+        linear = subtract(error, quadratic)
+        return add(multiply(0.5, square(quadratic)), multiply(delta, linear))
+
+    return _pointwise_loss("huber_loss", labels, predictions, weights, scope, loss_collection,
+                           reduction, huber)
+
+
+def log_loss(labels: Any, predictions: Any, weights: Any = 1.0, epsilon: float = 1e-7,
+             scope: str | None = None, loss_collection: str | None = GraphKeys.LOSSES,
+             reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS) -> Tensor:
+    """Weighted mean binary cross-entropy of probabilities; `epsilon` keeps log finite at 0
+    and 1."""
+    epsilon = scalar_arg(epsilon, "epsilon")
+
+    def cross_entropy(y: Tensor, p: Tensor) -> Tensor:
+        positive = multiply(y, log(add(p, epsilon)))
+        negative_ = multiply(subtract(1.0, y), log(add(subtract(1.0, p), epsilon)))
+        return negative(add(positive, negative_))
+
+    return _pointwise_loss("log_loss", labels, predictions, weights, scope, loss_collection,
+                           reduction, cross_entropy)
+
+
+def hinge_loss(labels: Any, logits: Any, weights: Any = 1.0, scope: str | None = None,
+               loss_collection: str | None = GraphKeys.LOSSES,
+               reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS) -> Tensor:
+    """Weighted mean of max(0, 1 - (2 * labels - 1) * logits) for labels in {0, 1}."""
+
+    def hinge(y: Tensor, x: Tensor) -> Tensor:
+        signs = subtract(multiply(2.0, y), 1.0)
+        return nn_ops.relu(subtract(1.0, multiply(signs, x)))
+
+    return _pointwise_loss("hinge_loss", labels, logits, weights, scope, loss_collection,
+                           reduction, hinge, what="logits")
+
+
+def cosine_distance(labels: Any, predictions: Any, axis: Any = None, weights: Any = 1.0,
+                    scope: str | None = None, loss_collection: str | None = GraphKeys.LOSSES,
+                    reduction: str = Reduction.SUM_BY_NONZERO_WEIGHTS,
+                    dim: Any = None) -> Tensor:
+    """Weighted mean of 1 - sum(labels * predictions, axis), for unit-normalised inputs; the
+    summed axis is kept as size 1 (`dim` is its deprecated name)."""
+    if axis is not None and dim is not None:
+        raise ValueError("Cannot specify both 'axis' and its deprecated alias 'dim'.")
+    if axis is None and dim is None:
+        raise ValueError("You must specify 'axis'.")
+    axis = int_arg(axis if dim is None else dim, "axis")
+
+    def distance(y: Tensor, p: Tensor) -> Tensor:
+        return subtract(1.0, reduce_sum(multiply(p, y), axis, keepdims=True))
+
+    return _pointwise_loss("cosine_distance_loss", labels, predictions, weights, scope,
+                           loss_collection, reduction, distance)
 
 
 def softmax_cross_entropy(onehot_labels: Any, logits: Any, weights: Any = 1.0,

@@ -21,18 +21,21 @@ Kernel = Callable[..., Any]
 
 
 class ExecContext:
-    """What a kernel factory may bind: the backend, the session's variable store and RNG, and
-    scratch arrays for kernels' internal temporaries."""
+    """What a kernel factory may bind: the backend, the session's variable store and RNG,
+    scratch arrays for kernels' internal temporaries, and `subplan(fetches, fed, within)`,
+    which compiles a subgraph to run in the same session (tf.cond's branches)."""
 
-    __slots__ = ("backend", "rng_for", "scratch", "variables", "xp")
+    __slots__ = ("backend", "rng_for", "scratch", "subplan", "variables", "xp")
 
     def __init__(
-        self, backend: Backend, variables: dict[str, Any], rng_for: Callable[[Operation], Any]
+        self, backend: Backend, variables: dict[str, Any], rng_for: Callable[[Operation], Any],
+        subplan: Callable[..., Callable[..., list[Any]]],
     ) -> None:
         self.backend = backend
         self.xp = backend.xp
         self.variables = variables
         self.rng_for = rng_for
+        self.subplan = subplan
         self.scratch = Scratch(backend.xp)
 
 

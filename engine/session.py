@@ -27,6 +27,7 @@ import numpy as np
 
 from engine import errors
 from engine.backend import Backend, backend_for, canonical_device
+from engine.dtypes import variant
 from engine.graph import Graph, Operation, Tensor, get_default_graph
 from engine.registry import ExecContext, OpDef, lookup
 from engine.shapes import Shape, compatible
@@ -64,15 +65,16 @@ class _Leaf:
         self.index = index
 
 
-def _flatten(fetches: Any, leaves: list[Any]) -> Any:
-    """Replace each leaf of a nested list/tuple/dict by a _Leaf; collect the leaves."""
+def flatten_structure(fetches: Any, leaves: list[Any]) -> Any:
+    """Replace each leaf of a nested list/tuple/dict by a _Leaf; collect the leaves (fetches
+    here; tf.cond's branch results too)."""
     if isinstance(fetches, list):
-        return [_flatten(f, leaves) for f in fetches]
+        return [flatten_structure(f, leaves) for f in fetches]
     if isinstance(fetches, tuple):
-        items = [_flatten(f, leaves) for f in fetches]
+        items = [flatten_structure(f, leaves) for f in fetches]
         return type(fetches)(*items) if hasattr(fetches, "_fields") else tuple(items)
     if isinstance(fetches, dict):
-        return type(fetches)((k, _flatten(v, leaves)) for k, v in fetches.items())
+        return type(fetches)((k, flatten_structure(v, leaves)) for k, v in fetches.items())
     if fetches is None:
         raise TypeError("Fetch argument None has invalid type <class 'NoneType'>: fetch a "
                         "Tensor, an Operation or a name.")
@@ -80,15 +82,15 @@ def _flatten(fetches: Any, leaves: list[Any]) -> Any:
     return _Leaf(len(leaves) - 1)
 
 
-def _rebuild(template: Any, values: list[Any]) -> Any:
+def rebuild_structure(template: Any, values: list[Any]) -> Any:
     if isinstance(template, _Leaf):
         return values[template.index]
     if isinstance(template, list):
-        return [_rebuild(t, values) for t in template]
+        return [rebuild_structure(t, values) for t in template]
     if isinstance(template, tuple):
-        items = [_rebuild(t, values) for t in template]
+        items = [rebuild_structure(t, values) for t in template]
         return type(template)(*items) if hasattr(template, "_fields") else tuple(items)
-    return type(template)((k, _rebuild(v, values)) for k, v in template.items())
+    return type(template)((k, rebuild_structure(v, values)) for k, v in template.items())
 
 
 def _shaper(template: Any) -> Callable[[list[Any]], Any]:
@@ -98,7 +100,7 @@ def _shaper(template: Any) -> Callable[[list[Any]], Any]:
         return operator.itemgetter(0)
     if isinstance(template, list) and all(isinstance(x, _Leaf) for x in template):
         return _same
-    return functools.partial(_rebuild, template)
+    return functools.partial(rebuild_structure, template)
 
 
 def _same(results: list[Any]) -> list[Any]:
@@ -232,7 +234,7 @@ class Session:
         if memo is not None and len(feeds) == len(memo[2]):  # no tensor fed under two keys
             checks = list(map(_feed_check, feeds))
             self._runners[memo] = _runner(plan.run, _shaper(template), checks)
-        return _rebuild(template, plan.run(*feeds.values()))
+        return rebuild_structure(template, plan.run(*feeds.values()))
 
     def make_callable(self, fetches: Any, feed_list: Sequence[Any] | None = None,
                       accept_options: bool = False) -> Callable[..., Any]:
@@ -279,7 +281,7 @@ class Session:
     def _fetch_elements(self, fetches: Any) -> tuple[Any, tuple[Tensor | Operation, ...]]:
         """The structure of `fetches` with leaf placeholders, and the graph elements fetched."""
         leaves: list[Any] = []
-        template = _flatten(fetches, leaves)
+        template = flatten_structure(fetches, leaves)
         elements = tuple(
             self.graph.as_graph_element(f, allow_tensor=True, allow_operation=True)
             for f in leaves
@@ -308,7 +310,8 @@ class Session:
     def _context(self, backend: Backend) -> ExecContext:
         ctx = self._contexts.get(backend.name)
         if ctx is None:
-            ctx = ExecContext(backend, self._variables, self._rng_for)
+            ctx = ExecContext(backend, self._variables, self._rng_for,
+                              functools.partial(self._subplan, backend))
             self._contexts[backend.name] = ctx
         return ctx
 
@@ -334,7 +337,11 @@ class Session:
             op = self.graph.get_operation_by_name(op.attrs[var_attrs[0]])
         return op.device or self._device
 
-    def _compile(self, elements: Sequence[Tensor | Operation], fed: list[Tensor]) -> _Plan:
+    def _compile(self, elements: Sequence[Tensor | Operation], fed: list[Tensor], *,
+                 within: set[Operation] | None = None, feed_backend: Backend | None = None,
+                 fetch: Callable[[Any], Any] | None = None) -> _Plan:
+        """The plan for `elements` given `fed`. A sub-plan (a tf.cond branch) takes only ops
+        `within` its branch, its feeds on `feed_backend`, and returns values as they are."""
         fed_set = set(fed)
         needed: set[Operation] = set()
         pending: list[Operation] = []
@@ -345,7 +352,7 @@ class Session:
                 pending.append(e.op)
         while pending:
             op = pending.pop()
-            if op in needed:
+            if op in needed or (within is not None and op not in within):
                 continue
             needed.add(op)
             pending.extend(t.op for t in op.inputs if t not in fed_set)
@@ -361,7 +368,7 @@ class Session:
             return len(slot_backend) - 1
 
         for t in fed:
-            slots[t] = plan.feed_slots[t] = new_slot(cpu)
+            slots[t] = plan.feed_slots[t] = new_slot(feed_backend or cpu)
         constants: dict[int, Any] = {}
         moved: dict[tuple[int, str], int] = {}
         fresh: set[int] = set()  # slots holding a new array that nothing else references
@@ -390,6 +397,9 @@ class Session:
             plan.steps.append((kernel, tuple(in_slots), out, ()))
             plan.ops.append(op)
         for e in elements:
+            if isinstance(e, Tensor) and e.dtype == variant and fetch is None:
+                raise TypeError(f"Fetch argument {e.name} holds a tf.cond's internal state, "
+                                f"not a value: fetch the cond's other outputs.")
             plan.fetch_slots.append(None if isinstance(e, Operation) else slots[e])
             if isinstance(e, Tensor) and slots[e] in fresh and slot_backend[slots[e]] is cpu \
                     and e.static_shape:  # a known rank >= 1: an ndarray, never a scalar
@@ -397,10 +407,17 @@ class Session:
         plan.initial = [constants.get(i) for i in range(len(slot_backend))]
         self._reuse_buffers(plan, in_place, fresh)
         _add_frees(plan, set(constants))
-        plan.run = _straight_line(plan, self._fetch_value) \
-            if len(plan.steps) <= STRAIGHT_LINE_LIMIT \
-            else functools.partial(_run_loop, plan, self._fetch_value)
+        fetch = fetch or self._fetch_value
+        plan.run = _straight_line(plan, fetch) if len(plan.steps) <= STRAIGHT_LINE_LIMIT \
+            else functools.partial(_run_loop, plan, fetch)
         return plan
+
+    def _subplan(self, backend: Backend, fetches: Sequence[Tensor], fed: Sequence[Tensor],
+                 within: set[Operation]) -> Callable[..., list[Any]]:
+        """`ExecContext.subplan`: a compiled run of `fetches` from `fed` over the ops
+        `within` a subgraph, in this session, with values left on `backend`."""
+        return self._compile(tuple(fetches), list(fed), within=within, feed_backend=backend,
+                             fetch=_as_is).run
 
     def _reuse_buffers(self, plan: _Plan, candidates: dict[int, tuple[Operation, OpDef, Backend]],
                        fresh: set[int]) -> None:
@@ -453,6 +470,10 @@ class Session:
         )):
             value = value.copy()
         return value[()] if value.ndim == 0 else value
+
+
+def _as_is(value: Any) -> Any:
+    return value
 
 
 def _fetch_scalar(value: np.ndarray) -> Any:

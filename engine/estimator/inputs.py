@@ -1,11 +1,13 @@
 """`tf.estimator.inputs`: input functions, and how an estimator reads them.
 
-The engine has no queues or datasets, so an input_fn hands the estimator numpy batches that
-it feeds into placeholders. Called with no arguments (inside the estimator's graph), an
-input_fn returns either
+An input_fn hands the estimator numpy batches that it feeds into placeholders. Called with
+no arguments (inside the estimator's graph), an input_fn returns either
 
 - an iterator of batches, each `(features, labels)` or `features` alone; iteration ends the
   input (e.g. after `num_epochs` of `numpy_input_fn`), or
+- a `tf.data.Dataset` of such elements, or the tensors of an iterator's `get_next()` (or
+  tensors computed from them): each batch is one Session run, and the end of the dataset
+  (OutOfRangeError) ends the input, as in TF, or
 - one batch, `(features, labels)` or `features`, as arrays or constant tensors: it is
   evaluated once and used as the full batch of every training step (and once to evaluate or
   predict).
@@ -21,7 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from engine.graph import Graph, Tensor
+from engine.data import Dataset
+from engine.errors import OutOfRangeError
+from engine.graph import Graph, Operation, Tensor
 from engine.session import Session
 
 __all__ = ["numpy_input_fn"]
@@ -78,17 +82,53 @@ def read_batches(input_fn: Callable[[], Any], graph: Graph) -> tuple[Iterator[Ba
     calling `input_fn` in `graph`; a constant batch repeats without end."""
     with graph.as_default():
         result = input_fn()
+        if isinstance(result, Dataset):
+            result = result.make_one_shot_iterator().get_next()
     if isinstance(result, Iterator):
         return (_split(item) for item in result), False
     features, labels = _split(result)
-    if any(isinstance(v, Tensor) or hasattr(v, "_as_graph_element")
-           for v in (*_leaves(features), labels)):
+    tensors = [v for v in (*_leaves(features), labels)
+               if isinstance(v, Tensor) or hasattr(v, "_as_graph_element")]
+    if tensors and _reads_an_iterator(tensors):
+        return _pulled(features, labels, Session(graph=graph)), False
+    if tensors:
         session = Session(graph=graph)
         try:
             features, labels = _evaluated(features, session), _evaluated(labels, session)
         finally:
             session.close()
     return repeat((features, labels)), True
+
+
+def _reads_an_iterator(tensors: list[Any]) -> bool:
+    """Whether these tensors come from a tf.data iterator: each run gives a new batch."""
+    seen: set[Operation] = set()
+    pending = [t._as_graph_element().op if hasattr(t, "_as_graph_element") else t.op
+               for t in tensors]
+    while pending:
+        op = pending.pop()
+        if op in seen:
+            continue
+        if op.type == "IteratorGetNext":
+            return True
+        seen.add(op)
+        pending.extend(t.op for t in op.inputs)
+    return False
+
+
+def _pulled(features: Any, labels: Any, session: Session) -> Iterator[Batch]:
+    """Batches from running the tensors until their dataset ends (OutOfRangeError)."""
+    fetches = {"features": features, "labels": labels} if labels is not None \
+        else {"features": features}
+    try:
+        while True:
+            try:
+                batch = session.run(fetches)
+            except OutOfRangeError:
+                return
+            yield batch["features"], batch.get("labels")
+    finally:
+        session.close()
 
 
 def _split(item: Any) -> Batch:

@@ -1,19 +1,24 @@
-"""`tf.keras`: Keras's Sequential API on the engine.
+"""`tf.keras`: Keras's Sequential and functional APIs on the engine.
 
     model = tf.keras.Sequential([tf.keras.layers.Dense(64, activation="relu", input_shape=(8,)),
                                  tf.keras.layers.Dense(3, activation="softmax")])
     model.compile("adam", "sparse_categorical_crossentropy", metrics=["acc"])
     model.fit(x, y, epochs=5, validation_split=0.2)
 
-Layers are the tf.layers classes; optimizers subclass tf.train's with Keras's defaults; each
-model owns its graph and session (see models.py). `Model.save(path)` writes an
-engine.saved_model snapshot. History and TensorBoard keys are the metric names as given to
-`compile` ('acc' stays 'acc', 'accuracy' stays 'accuracy').
+    a, b = tf.keras.Input(shape=(8,)), tf.keras.Input(shape=(4,))
+    merged = tf.keras.layers.concatenate([a, tf.keras.layers.Dense(8)(b)])
+    model = tf.keras.Model([a, b], tf.keras.layers.Dense(1)(merged))
+
+Layers are the tf.layers classes (callable on Keras tensors too); optimizers subclass
+tf.train's with Keras's defaults; models own or share a graph and session (see models.py).
+`Model.save(path)` writes an engine.saved_model snapshot. History and TensorBoard keys are the
+metric names as given to `compile` ('acc' stays 'acc', 'accuracy' stays 'accuracy').
 """
 
 from engine import initializers
 from engine.keras import (
     activations,
+    backend,
     callbacks,
     layers,
     losses,
@@ -23,7 +28,8 @@ from engine.keras import (
     regularizers,
     utils,
 )
-from engine.keras.models import Sequential
+from engine.keras.layers import Input
+from engine.keras.models import Model, Sequential
 
-__all__ = ["Sequential", "activations", "callbacks", "initializers", "layers", "losses",
-           "metrics", "models", "optimizers", "regularizers", "utils"]
+__all__ = ["Input", "Model", "Sequential", "activations", "backend", "callbacks", "initializers",
+           "layers", "losses", "metrics", "models", "optimizers", "regularizers", "utils"]

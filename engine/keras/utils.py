@@ -7,25 +7,20 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["set_random_seed", "to_categorical"]
+from engine.keras import backend
 
-_seed: int | None = None
+__all__ = ["set_random_seed", "to_categorical"]
 
 
 def set_random_seed(seed: int) -> None:
     """Seed Python's `random`, numpy's global generator (which `fit` shuffles and splits
     with) and the graph seed of every model created from now on, so its initial weights and
-    dropout masks repeat. Without this, a model takes the default graph's seed
-    (`tf.set_random_seed`), and is random if that has none."""
-    global _seed
+    dropout masks repeat; functional models start a fresh Keras session for that (see
+    backend.py). Without this, a model takes the default graph's seed (`tf.set_random_seed`),
+    and is random if that has none."""
     random.seed(seed)
     np.random.seed(seed)
-    _seed = int(seed)
-
-
-def random_seed() -> int | None:
-    """The seed given to `set_random_seed`, or None."""
-    return _seed
+    backend.set_seed(seed)
 
 
 def to_categorical(y: Any, num_classes: int | None = None, dtype: str = "float32") -> np.ndarray:

@@ -26,7 +26,14 @@ from engine.graph import (
     get_default_graph,
     make_op,
 )
-from engine.ops.math_ops import NUMERIC, check_kind, check_same_dtype, shape_error, sum_to
+from engine.ops.math_ops import (
+    BOOL,
+    NUMERIC,
+    check_kind,
+    check_same_dtype,
+    shape_error,
+    sum_to,
+)
 from engine.registry import ExecContext, Kernel, OpDef, Spec, lookup, register
 from engine.shapes import (
     Dimension,
@@ -40,7 +47,8 @@ from engine.shapes import (
 )
 
 __all__ = [
-    "broadcast_to", "concat", "constant", "expand_dims", "fill", "gather", "lin_space",
+    "boolean_mask", "broadcast_to", "concat", "constant", "expand_dims", "fill", "gather",
+    "gather_nd", "lin_space",
     "linspace", "newaxis", "one_hot", "ones", "ones_like", "pad", "placeholder",
     "placeholder_with_default", "range", "rank", "reshape", "reverse", "shape", "size", "slice",
     "split", "squeeze", "stack", "strided_slice", "tile", "transpose", "unstack", "zeros",
@@ -1313,26 +1321,141 @@ class GatherV2(OpDef):
         return [make_op("GatherGrad", [params, indices, dy], attrs).outputs[0], None]
 
 
-@register
-class GatherGrad(OpDef):
-    """Gradient of gather: input 2 scatter-added (repeated indices accumulate) into zeros
-    shaped like the params, input 0. Dense, unlike TF's IndexedSlices."""
+class _ScatterAddGrad(OpDef):
+    """Gradient of a gathering op `forward` (inputs: params, index, dy): dy scatter-added
+    (repeated positions accumulate) into zeros shaped like params at the positions the forward
+    op read. Dense, unlike TF's IndexedSlices; its own gradient gathers again."""
+
+    forward = ""
+
+    def key(self, op: Operation, xp: Any, index: Any, ndim: int) -> tuple[Any, ...]:
+        """The advanced-indexing key of the positions `forward` read from a rank-`ndim` input."""
+        raise NotImplementedError
 
     def infer(self, op: Operation) -> list[Spec]:
         return [(op.inputs[0].static_shape, op.inputs[2].dtype)]
 
     def kernel(self, op: Operation, ctx: ExecContext) -> Kernel:
-        xp, axis = ctx.xp, op.attrs["axis"]
+        xp, key = ctx.xp, self.key
 
-        def scatter_add(params: Any, indices: Any, dy: Any) -> Any:
+        def scatter_add(params: Any, index: Any, dy: Any) -> Any:
             out = xp.zeros(params.shape, dy.dtype)
-            xp.add.at(out, (builtins.slice(None),) * (axis % params.ndim) + (indices,), dy)
+            xp.add.at(out, key(op, xp, index, params.ndim), dy)
             return out
 
         return scatter_add
 
     def grad(self, op: Operation, g: Tensor | None) -> list[Tensor | None]:
-        return [None, None, gather(g, op.inputs[1], axis=op.attrs["axis"])]
+        return [None, None, make_op(self.forward, [g, op.inputs[1]], op.attrs).outputs[0]]
+
+
+@register
+class GatherGrad(_ScatterAddGrad):
+    forward = "GatherV2"
+
+    def key(self, op: Operation, xp: Any, index: Any, ndim: int) -> tuple[Any, ...]:
+        return (builtins.slice(None),) * (op.attrs["axis"] % ndim) + (index,)
+
+
+@register
+class GatherNd(OpDef):
+    """params[indices[..., :]]: each innermost index vector picks an element (or, when shorter
+    than params' rank, a slice) of params."""
+
+    def infer(self, op: Operation) -> list[Spec]:
+        params, indices = op.inputs
+        check_int(op, indices, "indices")
+        p, i = params.static_shape, indices.static_shape
+        if i is not None and not i:
+            raise shape_error(op, "indices must be at least a vector (rank >= 1)")
+        if p is None or i is None or i[-1] is None:
+            return [(None, params.dtype)]
+        if not 0 < i[-1] <= len(p):
+            raise shape_error(op, f"indices.shape[-1] must be in [1, params.rank], but saw indices "
+                                  f"shape: {fmt(i)} and params shape: {fmt(p)}")
+        return [((*i[:-1], *p[i[-1]:]), params.dtype)]
+
+    def kernel(self, op: Operation, ctx: ExecContext) -> Kernel:
+        xp = ctx.xp
+
+        def gather_nd(params: Any, indices: Any) -> Any:
+            if indices.ndim == 0 or not 0 < indices.shape[-1] <= params.ndim:
+                raise ValueError(f"indices must be at least a vector whose last dimension is "
+                                 f"in [1, params.rank = {params.ndim}], got shape "
+                                 f"{fmt(indices.shape)}")
+            depth = indices.shape[-1]
+            bounds = xp.asarray(params.shape[:depth])
+            bad = ((indices < 0) | (indices >= bounds)).any(axis=-1)
+            if bad.any():
+                at = tuple(int(j) for j in xp.argwhere(bad)[0])
+                raise errors.InvalidArgumentError(
+                    None, op, f"indices{list(at)} = {indices[at].tolist()} does not index into "
+                    f"param shape {fmt(params.shape)} in '{op.name}' (op: GatherNd)")
+            return params[tuple(xp.moveaxis(indices, -1, 0))]
+
+        return gather_nd
+
+    def grad(self, op: Operation, dy: Tensor | None) -> list[Tensor | None]:
+        params, indices = op.inputs
+        return [make_op("GatherNdGrad", [params, indices, dy]).outputs[0], None]
+
+
+@register
+class GatherNdGrad(_ScatterAddGrad):
+    forward = "GatherNd"
+
+    def key(self, op: Operation, xp: Any, index: Any, ndim: int) -> tuple[Any, ...]:
+        return tuple(xp.moveaxis(index, -1, 0))
+
+
+@register
+class BooleanMask(OpDef):
+    """tensor[mask] with the k-D bool mask applied to dims axis .. axis+k-1, which become one
+    dim holding the selected entries in row-major order (unknown until run time)."""
+
+    def infer(self, op: Operation) -> list[Spec]:
+        tensor, mask = op.inputs
+        check_kind(op, mask, BOOL, "mask")
+        s, m, axis = tensor.static_shape, mask.static_shape, op.attrs["axis"]
+        if m is None:
+            raise shape_error(op, "Number of mask dimensions must be specified, even if some "
+                                  "dimensions are None")
+        if not m:
+            raise shape_error(op, "mask cannot be scalar")
+        if s is None:
+            return [(None, tensor.dtype)]
+        if axis < 0 or axis + len(m) > len(s):
+            raise shape_error(op, f"mask of rank {len(m)} at axis {axis} does not fit a "
+                                  f"tensor of rank {len(s)}")
+        if not compatible(s[axis:axis + len(m)], m):
+            raise shape_error(op, f"Shapes {fmt(s[axis:axis + len(m)])} and {fmt(m)} are "
+                                  f"incompatible: the mask must match the masked dims")
+        return [((*s[:axis], None, *s[axis + len(m):]), tensor.dtype)]
+
+    def kernel(self, op: Operation, ctx: ExecContext) -> Kernel:
+        lead = (builtins.slice(None),) * op.attrs["axis"]
+
+        def boolean_mask(tensor: Any, mask: Any) -> Any:
+            axis = len(lead)
+            if tensor.shape[axis:axis + mask.ndim] != mask.shape:
+                raise ValueError(f"mask of shape {fmt(mask.shape)} does not match dims "
+                                 f"{axis}..{axis + mask.ndim - 1} of the tensor of shape "
+                                 f"{fmt(tensor.shape)}")
+            return tensor[(*lead, mask)]
+
+        return boolean_mask
+
+    def grad(self, op: Operation, dy: Tensor | None) -> list[Tensor | None]:
+        tensor, mask = op.inputs
+        return [make_op("BooleanMaskGrad", [tensor, mask, dy], op.attrs).outputs[0], None]
+
+
+@register
+class BooleanMaskGrad(_ScatterAddGrad):
+    forward = "BooleanMask"
+
+    def key(self, op: Operation, xp: Any, index: Any, ndim: int) -> tuple[Any, ...]:
+        return (builtins.slice(None),) * op.attrs["axis"] + tuple(xp.nonzero(index))
 
 
 @register
@@ -1364,6 +1487,22 @@ def gather(params: Any, indices: Any, validate_indices: Any = None, name: str | 
            axis: Any = 0) -> Tensor:
     attrs = {"axis": int_arg(axis, "axis")}
     return make_op("GatherV2", [params, indices], attrs, name or "GatherV2").outputs[0]
+
+
+def gather_nd(params: Any, indices: Any, name: str | None = None) -> Tensor:
+    """Slices of params at the index vectors in the last dim of `indices`."""
+    return make_op("GatherNd", [params, indices], name=name or "GatherNd").outputs[0]
+
+
+def boolean_mask(tensor: Any, mask: Any, name: str = "boolean_mask", axis: Any = None) -> Tensor:
+    """The entries of `tensor` where the bool `mask` (matching dims axis.. of tensor) is true,
+    flattened into one dim at `axis`."""
+    tensor = convert_to_tensor(tensor)
+    axis = 0 if axis is None else int_arg(axis, "axis")
+    if axis < 0 and tensor.static_shape is not None:
+        axis += len(tensor.static_shape)
+    attrs = {"axis": axis}
+    return make_op("BooleanMask", [tensor, mask], attrs, name or "boolean_mask").outputs[0]
 
 
 def one_hot(indices: Any, depth: Any, on_value: Any = None, off_value: Any = None,

@@ -16,6 +16,9 @@ Speed comes from doing the arithmetic in a few large BLAS calls instead of per-p
 
 The gradient ops take the forward input itself where TF takes its shape (as `SumToShapeOf`
 does), so no shape op is needed when the batch size is only known at run time.
+`conv2d_transpose` is Conv2DBackpropInput itself, given a zero-strided view of the wanted output
+shape as that input, so it shares the kernels above and its gradients are the ones already
+defined: Conv2D for the value, Conv2DBackpropFilter for the filter.
 """
 
 from __future__ import annotations
@@ -25,12 +28,13 @@ import operator
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
-from engine.graph import Operation, Tensor, make_op
+from engine.graph import Operation, Tensor, convert_to_tensor, graph_of, make_op
+from engine.ops.array_ops import broadcast_to, shape_arg, shape_value
 from engine.ops.math_ops import check_same_dtype, shape_error
 from engine.ops.nn_ops import check_float
 from engine.registry import ExecContext, Kernel, OpDef, Spec, register
 
-__all__ = ["avg_pool", "conv2d", "max_pool"]
+__all__ = ["avg_pool", "conv2d", "conv2d_transpose", "max_pool"]
 
 _PADDINGS = ("SAME", "VALID")
 Index = tuple[slice, slice, slice]
@@ -447,9 +451,15 @@ class Conv2DBackpropInput(_ConvOp):
         xp, (strides, dilations, padding) = ctx.xp, self.window(op)
 
         def backprop_input(x: Any, w: Any, dy: Any) -> Any:
+            _check_rank4(x)
             n, h, wd, c = x.shape
             kh, kw, _, o = w.shape
             g = _geometry(h, wd, kh, kw, strides, dilations, padding)
+            if dy.shape != (n, *g.out, o) or c != w.shape[2]:
+                raise ValueError(f"Conv2DBackpropInput: out_backprop has shape "
+                                 f"{tuple(dy.shape)}, but a convolution of an input of shape "
+                                 f"{tuple(x.shape)} by a filter of shape {tuple(w.shape)} gives "
+                                 f"{(n, *g.out, o)}")
             if _use_spectral(xp, x.shape, w.shape, dy.dtype, strides, dilations, padding):
                 s = _spectral(h, wd, kh, kw, dilations, padding, str(dy.dtype))
                 return _spectral_backprop_input(ctx, s, x, w, dy)
@@ -504,6 +514,63 @@ def conv2d(input: Any, filter: Any, strides: Sequence[int], padding: str,
              "dilations": _spatial(dilations or [1, 1, 1, 1], "dilations", "Dilation"),
              "padding": padding}
     return make_op("Conv2D", [input, filter], attrs, name=name or "Conv2D").outputs[0]
+
+
+def conv2d_transpose(value: Any, filter: Any, output_shape: Any, strides: Sequence[int],
+                     padding: str = "SAME", data_format: str = "NHWC",
+                     name: str | None = None) -> Tensor:
+    """The transpose of conv2d ("deconvolution"): conv2d's gradient with respect to an input of
+    shape `output_shape`, applied to `value`. `filter` is HWIO as for that conv2d, so its
+    shape is [height, width, output_channels, value_channels]."""
+    _check_layout(padding, data_format)
+    attrs = {"strides": _spatial(strides, "strides", "Striding"), "dilations": [1, 1, 1, 1],
+             "padding": padding}
+    graph = graph_of([value, filter, output_shape])
+    with graph.name_scope(name or "conv2d_transpose") as scope:
+        value = convert_to_tensor(value, name="value", graph=graph)
+        filter = convert_to_tensor(filter, name="filter", graph=graph)
+        sizes = convert_to_tensor(shape_arg(output_shape), name="output_shape", graph=graph)
+        _check_transpose(value, filter, sizes, attrs)
+        # Conv2DBackpropInput reads only the shape of its first input: a zero-strided view
+        like = broadcast_to(convert_to_tensor(0, value.dtype, graph=graph), sizes)
+        op = graph.create_op("Conv2DBackpropInput", [like, filter, value], attrs, scope[:-1],
+                             exact_name=True)
+    return op.outputs[0]
+
+
+def _check_transpose(value: Tensor, filter: Tensor, sizes: Tensor, attrs: dict[str, Any]) -> None:
+    """TF's build-time checks of conv2d_transpose, plus that `value` has the spatial size a
+    conv2d of `output_shape` would give (TF finds that only at run time)."""
+    if not value.dtype.is_floating or filter.dtype != value.dtype:
+        raise TypeError(f"conv2d_transpose needs float value and filter of one dtype, got "
+                        f"{value.dtype.name} and {filter.dtype.name}.")
+    if not sizes.dtype.is_integer or sizes.static_shape not in (None, (4,)):
+        raise ValueError(f"output_shape must be 4 ints (NHWC), got a {sizes.dtype.name} tensor "
+                         f"of shape {sizes.shape}.")
+    v, f, out = value.static_shape, filter.static_shape, shape_value(sizes)
+    for t, what in ((v, "value"), (f, "filter")):
+        if t is not None and len(t) != 4:
+            raise ValueError(f"{what} must be 4-dimensional, got shape {list(t)}.")
+    if v is not None and f is not None and None not in (v[3], f[3]) and v[3] != f[3]:
+        raise ValueError(f"input channels does not match filter's input channels, "
+                         f"{v[3]} != {f[3]}")
+    if out is None or f is None:
+        return
+    if None not in (out[3], f[2]) and out[3] != f[2]:
+        raise ValueError(f"output_shape does not match filter's output channels, "
+                         f"{out[3]} != {f[2]}")
+    (sh, sw), padding = _hw(attrs["strides"]), attrs["padding"]
+    for i, stride in ((1, sh), (2, sw)):
+        if v is None or None in (out[i], f[i - 1], v[i]):
+            continue
+        if padding == "VALID" and out[i] < f[i - 1]:
+            raise ValueError(f"conv2d_transpose: output_shape {out} is smaller than the "
+                             f"{f[i - 1]}-wide filter in dimension {i} with VALID padding.")
+        want = _out_size(out[i], f[i - 1], stride, 1, padding)[0]
+        if want != v[i]:
+            raise ValueError(f"conv2d_transpose: value has size {v[i]} in dimension {i}, but a "
+                             f"conv2d of output_shape {out} with this filter, strides and "
+                             f"{padding} padding gives {want}; fix output_shape or value.")
 
 
 # -- pooling --------------------------------------------------------------------------------------

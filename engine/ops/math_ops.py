@@ -7,6 +7,7 @@ function name and its gradient rule.
 
 from __future__ import annotations
 
+import math
 import operator
 from typing import Any
 
@@ -17,13 +18,13 @@ from engine.registry import ExecContext, Kernel, OpDef, Spec, register
 from engine.shapes import Shape, fmt
 
 __all__ = [
-    "abs", "add", "add_n", "ceil", "clip_by_value", "cast", "cos", "div", "divide", "equal",
-    "exp", "floor", "floor_div", "floordiv", "floormod", "greater", "greater_equal",
-    "is_finite", "is_inf", "is_nan", "less", "less_equal", "log", "log1p", "logical_and",
-    "logical_not", "logical_or", "logical_xor", "matmul", "maximum", "minimum", "mod",
-    "multiply", "negative", "not_equal", "pow", "realdiv", "reciprocal", "round", "rsqrt",
+    "abs", "add", "add_n", "ceil", "clip_by_value", "cast", "cos", "cumprod", "cumsum", "div",
+    "divide", "equal", "exp", "floor", "floor_div", "floordiv", "floormod", "greater",
+    "greater_equal", "is_finite", "is_inf", "is_nan", "less", "less_equal", "log", "log1p",
+    "logical_and", "logical_not", "logical_or", "logical_xor", "matmul", "maximum", "minimum",
+    "mod", "multiply", "negative", "not_equal", "pow", "realdiv", "reciprocal", "round", "rsqrt",
     "scalar_mul", "sign", "sin", "sqrt", "square", "squared_difference", "subtract",
-    "to_double", "to_float", "to_int32", "to_int64", "truediv", "where",
+    "tensordot", "to_double", "to_float", "to_int32", "to_int64", "truediv", "where",
 ]
 
 # numpy dtype kinds, the vocabulary of the `kinds` class attributes below
@@ -628,6 +629,64 @@ class Cast(OpDef):
         return [cast(dy, src) if src.is_floating and dy.dtype.is_floating else None]
 
 
+# -- cumulative sums and products -----------------------------------------------------------------
+class _Scan(OpDef):
+    """Running `fn` (cumsum/cumprod) along attr axis; `exclusive` starts from the identity
+    instead of the first element, `reverse` runs from the end."""
+
+    fn = ""
+    identity = 0
+
+    def infer(self, op: Operation) -> list[Spec]:
+        x, axis = op.inputs[0], op.attrs["axis"]
+        check_kind(op, x, NUMERIC)
+        s = x.static_shape
+        if s is not None and not -len(s) <= axis < len(s):
+            raise shape_error(op, f"axis must be in the range [{-len(s)}, {len(s)}), got {axis}")
+        return [(s, x.dtype)]
+
+    def kernel(self, op: Operation, ctx: ExecContext) -> Kernel:
+        xp, fn, identity = ctx.xp, getattr(ctx.xp, self.fn), self.identity
+        axis, exclusive, reverse = (op.attrs[k] for k in ("axis", "exclusive", "reverse"))
+
+        def scan(x: Any) -> Any:
+            if not -x.ndim <= axis < x.ndim:
+                raise ValueError(f"axis {axis} is out of range for an input of shape "
+                                 f"{fmt(x.shape)}")
+            ax = axis % x.ndim
+            if reverse:
+                x = xp.flip(x, ax)
+            if exclusive and x.shape[ax]:
+                head = xp.full((*x.shape[:ax], 1, *x.shape[ax + 1:]), identity, x.dtype)
+                x = xp.concatenate([head, x[(slice(None),) * ax + (slice(None, -1),)]], ax)
+            y = fn(x, axis=ax, dtype=x.dtype)
+            return xp.flip(y, ax) if reverse else y
+
+        return scan
+
+    def scan_back(self, op: Operation, g: Tensor) -> Tensor:
+        """The running sum of `g` in the opposite direction: the gradient of a cumsum."""
+        return cumsum(g, op.attrs["axis"], op.attrs["exclusive"], not op.attrs["reverse"])
+
+
+@register
+class Cumsum(_Scan):
+    fn = "cumsum"
+
+    def grad(self, op: Operation, dy: Tensor | None) -> list[Tensor | None]:
+        return [self.scan_back(op, dy)]
+
+
+@register
+class Cumprod(_Scan):
+    """The gradient divides by x, as TF's does, so it is not finite where x is 0."""
+
+    fn, identity = "cumprod", 1
+
+    def grad(self, op: Operation, dy: Tensor | None) -> list[Tensor | None]:
+        return [truediv(self.scan_back(op, multiply(op.outputs[0], dy)), op.inputs[0])]
+
+
 # -- matrix product -------------------------------------------------------------------------------
 @register
 class MatMul(OpDef):
@@ -958,9 +1017,87 @@ def add_n(inputs: list[Any], name: str | None = None) -> Tensor:
     return make_op("AddN", list(inputs), name=name or "AddN").outputs[0]
 
 
+def _scan(op_type: str, x: Any, axis: Any, exclusive: bool, reverse: bool,
+          name: str | None) -> Tensor:
+    from engine.ops.array_ops import int_arg  # array_ops imports this module
+
+    attrs = {"axis": int_arg(axis, "axis"), "exclusive": bool(exclusive),
+             "reverse": bool(reverse)}
+    return make_op(op_type, [x], attrs, name or op_type).outputs[0]
+
+
+def cumsum(x: Any, axis: Any = 0, exclusive: bool = False, reverse: bool = False,
+           name: str | None = None) -> Tensor:
+    """Running sums along `axis`: [a, b, c] -> [a, a + b, a + b + c]."""
+    return _scan("Cumsum", x, axis, exclusive, reverse, name)
+
+
+def cumprod(x: Any, axis: Any = 0, exclusive: bool = False, reverse: bool = False,
+            name: str | None = None) -> Tensor:
+    """Running products along `axis`: [a, b, c] -> [a, a * b, a * b * c]."""
+    return _scan("Cumprod", x, axis, exclusive, reverse, name)
+
+
 def matmul(a: Any, b: Any, transpose_a: bool = False, transpose_b: bool = False,
            adjoint_a: bool = False, adjoint_b: bool = False, a_is_sparse: bool = False,
            b_is_sparse: bool = False, name: str | None = None) -> Tensor:
     attrs = {"transpose_a": transpose_a or adjoint_a, "transpose_b": transpose_b or adjoint_b}
     a, b = binary_inputs(a, b)
     return make_op("MatMul", [a, b], attrs, name or "MatMul").outputs[0]
+
+
+def _contraction_axes(axes: Any, rank_a: int, rank_b: int) -> tuple[list[int], list[int]]:
+    """tensordot's `axes` (an int n: a's last n with b's first n; or a pair of int lists) as
+    two equally long lists of non-negative axes."""
+    from engine.ops.array_ops import int_arg, ints_arg
+
+    if isinstance(axes, list | tuple):
+        if len(axes) != 2:
+            raise ValueError(f"'axes' must be an int or a pair of axis lists, got {axes!r}.")
+        pairs = [list(ints_arg(axes[0], "axes[0]")), list(ints_arg(axes[1], "axes[1]"))]
+    else:
+        n = int_arg(axes, "axes")
+        if not 0 <= n <= min(rank_a, rank_b):
+            raise ValueError(f"'axes' must be in [0, {min(rank_a, rank_b)}] (the smaller rank "
+                             f"of a and b), got {n}.")
+        pairs = [list(range(rank_a - n, rank_a)), list(range(n))]
+    if len(pairs[0]) != len(pairs[1]):
+        raise ValueError(f"Different number of contraction axes 'a' and 'b', "
+                         f"{len(pairs[0])} != {len(pairs[1])}.")
+    for which, listed, rank in (("a", pairs[0], rank_a), ("b", pairs[1], rank_b)):
+        if any(not -rank <= ax < rank for ax in listed) or len(
+                {ax % rank for ax in listed}) != len(listed):
+            raise ValueError(f"'axes' for {which} must be distinct axes in [{-rank}, {rank}), "
+                             f"got {listed}.")
+        listed[:] = [ax % rank for ax in listed]
+    return pairs[0], pairs[1]
+
+
+def tensordot(a: Any, b: Any, axes: Any, name: str | None = None) -> Tensor:
+    """Sum of products over `axes` of a and b. Composed, as in TF, of one matmul between a and
+    b transposed and reshaped to matrices, so its gradient comes from those ops."""
+    from engine.ops import array_ops, reduction_ops  # both import this module
+
+    a, b = binary_inputs(a, b)
+    sa, sb = a.static_shape, b.static_shape
+    if sa is None or sb is None:
+        raise ValueError(f"tensordot needs a and b of known rank, got shapes {fmt(sa)} and "
+                         f"{fmt(sb)}.")
+    axes_a, axes_b = _contraction_axes(axes, len(sa), len(sb))
+    inner: list[int | None] = []
+    for i, j in zip(axes_a, axes_b, strict=True):
+        if None not in (sa[i], sb[j]) and sa[i] != sb[j]:
+            raise ValueError(f"Dimension {i} of a ({sa[i]}) must equal dimension {j} of b "
+                             f"({sb[j]}) to contract them; shapes are {fmt(sa)} and {fmt(sb)}.")
+        inner.append(sa[i] if sa[i] is not None else sb[j])
+    free_a = [i for i in range(len(sa)) if i not in axes_a]
+    free_b = [j for j in range(len(sb)) if j not in axes_b]
+    with a.graph.name_scope(name or "Tensordot"):
+        shape_a, shape_b = array_ops.shape(a), array_ops.shape(b)
+        depth: Any = math.prod(inner) if None not in inner else reduction_ops.reduce_prod(
+            array_ops.gather(shape_a, axes_a))
+        left = array_ops.reshape(array_ops.transpose(a, free_a + axes_a), [-1, depth])
+        right = array_ops.reshape(array_ops.transpose(b, axes_b + free_b), [depth, -1])
+        dims = [shape_a[i] if sa[i] is None else sa[i] for i in free_a] + [
+            shape_b[j] if sb[j] is None else sb[j] for j in free_b]
+        return array_ops.reshape(matmul(left, right), dims)

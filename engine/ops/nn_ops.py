@@ -16,26 +16,57 @@ from typing import Any
 
 from engine import errors
 from engine.graph import Operation, Tensor, convert_to_tensor, graph_of, make_op
-from engine.ops.array_ops import check_int, int_arg, ints_arg, scalar_arg, zeros_like
+from engine.ops import math_ops
+from engine.ops.array_ops import (
+    broadcast_to,
+    check_int,
+    expand_dims,
+    gather,
+    int_arg,
+    ints_arg,
+    scalar_arg,
+    shape,
+    zeros_like,
+)
 from engine.ops.control_flow_ops import stop_gradient
 from engine.ops.math_ops import (
+    NUMERIC,
+    add,
+    add_n,
     broadcast_shapes,
+    check_kind,
     check_same_dtype,
+    equal,
+    exp,
+    floordiv,
+    floormod,
+    greater_equal,
+    less,
+    less_equal,
+    log,
+    log1p,
+    logical_and,
+    maximum,
     multiply,
     negative,
+    rsqrt,
     shape_error,
+    square,
     subtract,
     sum_to,
+    where,
 )
+from engine.ops.reduction_ops import reduce_sum
 from engine.registry import ExecContext, Kernel, OpDef, Spec, register
 from engine.shapes import Shape, compatible, fmt, merge
 
 __all__ = [
-    "bias_add", "dropout", "elu", "fused_batch_norm", "in_top_k", "l2_loss", "leaky_relu",
-    "log_softmax", "moments", "relu", "relu6", "selu", "sigmoid",
-    "sigmoid_cross_entropy_with_logits", "softmax", "softmax_cross_entropy_with_logits",
-    "softmax_cross_entropy_with_logits_v2", "softplus", "softsign",
-    "sparse_softmax_cross_entropy_with_logits", "tanh",
+    "batch_normalization", "bias_add", "dropout", "elu", "embedding_lookup", "fused_batch_norm",
+    "in_top_k", "l2_loss", "l2_normalize", "leaky_relu", "log_poisson_loss", "log_softmax",
+    "moments", "relu", "relu6", "selu", "sigmoid", "sigmoid_cross_entropy_with_logits",
+    "softmax", "softmax_cross_entropy_with_logits", "softmax_cross_entropy_with_logits_v2",
+    "softplus", "softsign", "sparse_softmax_cross_entropy_with_logits", "tanh", "top_k",
+    "weighted_cross_entropy_with_logits",
 ]
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -893,6 +924,80 @@ def in_top_k(predictions: Any, targets: Any, k: int, name: str | None = None) ->
     return _op("InTopK", [predictions, targets], {"k": int_arg(k, "k")}, name).outputs[0]
 
 
+@register
+class TopKV2(OpDef):
+    """input -> (values, indices): the k largest entries of each row (last axis), largest
+    first, equal values in index order as in TF; indices are int32. `sorted=False` gets the
+    same sorted result, which TF allows."""
+
+    def infer(self, op: Operation) -> list[Spec]:
+        from engine import dtypes
+
+        x, k = op.inputs[0], op.attrs["k"]
+        check_kind(op, x, NUMERIC, "input")
+        if k < 0:
+            raise shape_error(op, f"Need k >= 0, got {k}")
+        s = x.static_shape
+        if s is not None:
+            if not s:
+                raise shape_error(op, "Shape must be at least rank 1 but is rank 0")
+            if s[-1] is not None and s[-1] < k:
+                raise shape_error(op, f"input must have at least k columns. Had {s[-1]}, "
+                                      f"needed {k}")
+            s = (*s[:-1], k)
+        return [(s, x.dtype), (s, dtypes.int32)]
+
+    def kernel(self, op: Operation, ctx: ExecContext) -> Kernel:
+        xp, k = ctx.xp, op.attrs["k"]
+
+        def top_k(x: Any) -> tuple[Any, Any]:
+            if x.ndim == 0 or x.shape[-1] < k:
+                raise ValueError(f"input must have at least k columns. Had "
+                                 f"{x.shape[-1] if x.ndim else 0}, needed {k}")
+            # a stable ascending sort of the reversed row, read backwards: largest first,
+            # ties in index order (negating would overflow unsigned and minimal ints)
+            ascending = xp.argsort(x[..., ::-1], axis=-1, kind="stable")
+            indices = (x.shape[-1] - 1 - ascending[..., ::-1][..., :k]).astype(xp.int32)
+            return xp.take_along_axis(x, indices, -1), indices
+
+        return top_k
+
+    def grad(self, op: Operation, dvalues: Tensor | None,
+             dindices: Tensor | None) -> list[Tensor | None]:
+        if dvalues is None:
+            return [None]
+        return [_op("TopKGrad", [op.inputs[0], op.outputs[1], dvalues]).outputs[0]]
+
+
+@register
+class TopKGrad(OpDef):
+    """(input, indices, dvalues) -> dvalues put at the top-k positions of each row, zeros
+    elsewhere (the k positions of a row are distinct)."""
+
+    def infer(self, op: Operation) -> list[Spec]:
+        return [(op.inputs[0].static_shape, op.inputs[2].dtype)]
+
+    def kernel(self, op: Operation, ctx: ExecContext) -> Kernel:
+        xp = ctx.xp
+
+        def top_k_grad(x: Any, indices: Any, dvalues: Any) -> Any:
+            out = xp.zeros(x.shape, dvalues.dtype)
+            n_rows, k = math.prod(x.shape[:-1]), indices.shape[-1]
+            rows = xp.arange(n_rows)[:, None]
+            out.reshape(n_rows, x.shape[-1])[rows, indices.reshape(n_rows, k)] = \
+                dvalues.reshape(n_rows, k)
+            return out
+
+        return top_k_grad
+
+
+def top_k(input: Any, k: Any = 1, sorted: bool = True,
+          name: str | None = None) -> tuple[Tensor, Tensor]:
+    """The k largest entries of each row of `input` and their int32 indices."""
+    op = _op("TopKV2", [input], {"k": int_arg(k, "k")}, name)
+    return op.outputs[0], op.outputs[1]
+
+
 # -- fused batch norm ------------------------------------------------------------------------------
 def _bn_axes(data_format: str, rank: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """(reduction axes, shape that broadcasts a per-channel vector) for NHWC or NCHW."""
@@ -1003,6 +1108,137 @@ def fused_batch_norm(x: Any, scale: Any, offset: Any, mean: Any = None, variance
              "is_training": bool(is_training)}
     op = _op("FusedBatchNorm", [x, scale, offset, *stats], attrs, name)
     return op.outputs[0], op.outputs[1], op.outputs[2]
+
+
+# -- composed of other ops, as TF composes them (their gradients come from those ops) -------------
+def l2_normalize(x: Any, axis: Any = None, epsilon: float = 1e-12, name: str | None = None,
+                 dim: Any = None) -> Tensor:
+    """x / sqrt(max(sum(x ** 2, axis), epsilon)); `dim` is the deprecated name of `axis`."""
+    if axis is not None and dim is not None:
+        raise ValueError("Cannot specify both 'axis' and its deprecated alias 'dim'.")
+    graph = graph_of([x])
+    with graph.name_scope(name or "l2_normalize"):
+        x = convert_to_tensor(x, graph=graph)
+        square_sum = reduce_sum(square(x), axis if dim is None else dim, keepdims=True)
+        epsilon = scalar_arg(epsilon, "epsilon")
+        return multiply(x, rsqrt(maximum(square_sum, epsilon)))
+
+
+def batch_normalization(x: Any, mean: Any, variance: Any, offset: Any, scale: Any,
+                        variance_epsilon: float, name: str | None = None) -> Tensor:
+    """(x - mean) * scale / sqrt(variance + variance_epsilon) + offset, with the statistics
+    broadcasting against x; offset and scale may be None."""
+    graph = graph_of([x, mean, variance, offset, scale])
+    with graph.name_scope(name or "batchnorm"):
+        x = convert_to_tensor(x, graph=graph)
+        mean, variance, offset, scale = (None if t is None else with_dtype_of(t, x)[0]
+                                         for t in (mean, variance, offset, scale))
+        inv = rsqrt(add(variance, scalar_arg(variance_epsilon, "variance_epsilon")))
+        if scale is not None:
+            inv = multiply(inv, scale)
+        shift = negative(multiply(mean, inv))
+        return add(multiply(x, inv), shift if offset is None else add(offset, shift))
+
+
+def _same_shape(what: str, a: Tensor, b: Tensor) -> None:
+    if not compatible(a.static_shape, b.static_shape):
+        raise ValueError(f"{what} must have the same shape ({fmt(a.static_shape)} vs "
+                         f"{fmt(b.static_shape)})")
+
+
+def log_poisson_loss(targets: Any, log_input: Any, compute_full_loss: bool = False,
+                     name: str | None = None) -> Tensor:
+    """exp(log_input) - log_input * targets, the Poisson negative log likelihood up to a
+    constant; with `compute_full_loss`, Stirling's approximation of that constant is added
+    for targets > 1."""
+    graph = graph_of([targets, log_input])
+    with graph.name_scope(name or "log_poisson_loss"):
+        targets, log_input = with_dtype_of(targets, log_input)
+        _same_shape("log_input and targets", log_input, targets)
+        result = subtract(exp(log_input), multiply(log_input, targets))
+        if not compute_full_loss:
+            return result
+        stirling = add(subtract(multiply(targets, log(targets)), targets),
+                       multiply(0.5, log(multiply(2 * math.pi, targets))))
+        small = logical_and(greater_equal(targets, 0.0), less_equal(targets, 1.0))
+        return add(result, where(small, zeros_like(targets), stirling))
+
+
+def weighted_cross_entropy_with_logits(targets: Any, logits: Any, pos_weight: Any,
+                                       name: str | None = None) -> Tensor:
+    """Sigmoid cross-entropy with the positive term weighted by `pos_weight`, in TF's stable
+    form: (1 - z) * x + (1 + (q - 1) * z) * (log(1 + exp(-|x|)) + max(-x, 0))."""
+    graph = graph_of([targets, logits, pos_weight])
+    with graph.name_scope(name or "logistic_loss"):
+        targets, logits = with_dtype_of(targets, logits)
+        pos_weight, _ = with_dtype_of(pos_weight, logits)
+        _same_shape("logits and targets", logits, targets)
+        log_weight = add(1.0, multiply(subtract(pos_weight, 1.0), targets))
+        softplus_neg = add(log1p(exp(negative(math_ops.abs(logits)))), relu(negative(logits)))
+        return add(multiply(subtract(1.0, targets), logits), multiply(log_weight, softplus_neg))
+
+
+def embedding_lookup(params: Any, ids: Any, partition_strategy: str = "mod",
+                     name: str | None = None, validate_indices: bool = True,
+                     max_norm: Any = None) -> Tensor:
+    """The rows of `params` at `ids`: one tensor, or a list of shards of the table split along
+    dim 0 as `partition_strategy` says ('mod': id i in shard i % n; 'div': contiguous ranges).
+    The gradient scatter-adds into the table, so repeated ids accumulate. With `max_norm`, each
+    looked-up embedding whose l2 norm is larger is scaled down to that norm."""
+    if partition_strategy not in ("mod", "div"):
+        raise ValueError(f"Unrecognized partition strategy: {partition_strategy!r} (use 'mod' "
+                         f"or 'div').")
+    shards = list(params) if isinstance(params, list | tuple) else [params]
+    if not shards:
+        raise ValueError("Need at least one param")
+    graph = graph_of([*shards, ids])
+    with graph.name_scope(name or "embedding_lookup"):
+        shards = [convert_to_tensor(p, graph=graph) for p in shards]
+        ids = convert_to_tensor(ids, graph=graph)
+        if not ids.dtype.is_integer:
+            raise TypeError(f"ids must be an int32 or int64 tensor, got {ids.dtype.name}.")
+        if len(shards) == 1:
+            rows = gather(shards[0], ids)
+        else:
+            rows = _sharded_lookup(shards, ids, partition_strategy)
+        if max_norm is None:
+            return rows
+        rank = shards[0].static_shape
+        if rank is None:
+            raise ValueError("embedding_lookup with max_norm needs params of known rank.")
+        limit = scalar_arg(max_norm, "max_norm")
+        norm_sq = reduce_sum(square(rows), list(range(1 - len(rank), 0)), keepdims=True)
+        return multiply(rows, multiply(limit, rsqrt(maximum(norm_sq, limit * limit))))
+
+
+def _sharded_lookup(shards: list[Tensor], ids: Tensor, strategy: str) -> Tensor:
+    """Look ids up in the shard that owns them (TF's assignment): every shard gathers every id
+    (ids it does not own read its row 0) and selects keep the owner's rows."""
+    n, rank = len(shards), shards[0].static_shape
+    if not rank:
+        raise ValueError(f"embedding_lookup over shards needs params of known rank >= 1, got "
+                         f"shape {fmt(rank)}.")
+    if strategy == "mod":
+        owner, local = floormod(ids, n), floordiv(ids, n)
+    else:
+        sizes = [s.static_shape[0] if s.static_shape else None for s in shards]
+        if None in sizes:
+            total = add_n([shape(s, out_type=ids.dtype)[0] for s in shards])
+            per, extras = floordiv(total, n), floormod(total, n)
+        else:
+            per, extras = divmod(sum(sizes), n)  # type: ignore[arg-type]
+        owner = maximum(floordiv(ids, per + 1), floordiv(subtract(ids, extras), per))
+        local = where(less(owner, extras), floormod(ids, per + 1),
+                      floormod(subtract(ids, extras), per))
+    rows = None
+    for i, shard in enumerate(shards):
+        mine = equal(owner, i)
+        picked = gather(shard, where(mine, local, zeros_like(local)))
+        for _ in range(len(rank) - 1):
+            mine = expand_dims(mine, -1)
+        rows = picked if rows is None else where(broadcast_to(mine, shape(picked)), picked,
+                                                 rows)
+    return rows  # type: ignore[return-value]
 
 
 # -- weighted loss reduction (tf.losses) -----------------------------------------------------------

@@ -132,6 +132,10 @@ def _check_servable(op: Operation) -> None:
                          f"`inputs`, or give it a default (tf.placeholder_with_default).")
     if op.type in OPS or op.type in ("VariableV2", "Dropout"):
         return
+    if op.type == "Cond":
+        raise ValueError(f"{where}: a served graph has no control flow. Build the serving "
+                         f"graph without the tf.cond (for a training switch, pass "
+                         f"training=False as a Python bool) and export that.")
     if lookup(op.type).stateful:
         raise ValueError(f"{where}, which is stateful (random draws or variable updates); a "
                          f"served graph must be deterministic and free of side effects.")

@@ -107,6 +107,9 @@ OPS: dict[str, OpSpec] = {
     "StridedSlice": OpSpec(4, 4, {m: INT for m in ("begin_mask", "end_mask", "ellipsis_mask",
                                                     "new_axis_mask", "shrink_axis_mask")}),
     "GatherV2": OpSpec(2, 2, {"axis": INT}),
+    "GatherNd": OpSpec(2, 2),
+    "BooleanMask": OpSpec(2, 2, {"axis": INT}),
+    **_same("Cumsum Cumprod", 1, axis=INT, exclusive=BOOL, reverse=BOOL),
     "OneHot": OpSpec(1, 1, {"depth": Attr("int", limit=_MAX_CLASSES), "axis": INT,
                             "dtype": DTYPE, "on_value": SCALAR, "off_value": SCALAR}),
     "Pad": OpSpec(2, 2, {"constant_values": SCALAR}),
@@ -117,10 +120,12 @@ OPS: dict[str, OpSpec] = {
                                                  choices=("NHWC", "NCHW"))}),
     "Moments": OpSpec(1, 1, {"axes": INTS, "keep_dims": BOOL}),
     "InTopK": OpSpec(2, 2, {"k": INT}),
+    "TopKV2": OpSpec(1, 1, {"k": INT}),
     "FusedBatchNorm": OpSpec(3, 5, {"epsilon": FLOAT, "is_training": BOOL,
                                     "data_format": Attr("str", choices=("NHWC", "NCHW"))}),
     "WeightedLoss": OpSpec(2, 2, {"reduction": Attr("str", choices=tuple(LOSS_DENOMINATORS))}),
     "Conv2D": OpSpec(2, 2, {**_WINDOW, "dilations": Attr("int_list")}),
+    "Conv2DBackpropInput": OpSpec(3, 3, {**_WINDOW, "dilations": Attr("int_list")}),
     **_same("MaxPool AvgPool", 1, ksize=Attr("int_list"), **_WINDOW),
 }
 

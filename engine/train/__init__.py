@@ -1,5 +1,13 @@
-"""`tf.train`: optimizers, the global step and checkpoints (Saver)."""
+"""`tf.train`: optimizers, learning-rate schedules, the global step and checkpoints (Saver)."""
 
+from engine.train.learning_rate_decay import (
+    cosine_decay,
+    exponential_decay,
+    inverse_time_decay,
+    natural_exp_decay,
+    piecewise_constant,
+    polynomial_decay,
+)
 from engine.train.optimizers import (
     AdadeltaOptimizer,
     AdagradOptimizer,
@@ -21,6 +29,7 @@ from engine.train.training_util import (
 __all__ = [
     "AdadeltaOptimizer", "AdagradOptimizer", "AdamOptimizer", "FtrlOptimizer",
     "GradientDescentOptimizer", "MomentumOptimizer", "Optimizer", "RMSPropOptimizer", "Saver",
-    "create_global_step", "get_global_step", "get_or_create_global_step", "global_step",
-    "latest_checkpoint",
+    "cosine_decay", "create_global_step", "exponential_decay", "get_global_step",
+    "get_or_create_global_step", "global_step", "inverse_time_decay", "latest_checkpoint",
+    "natural_exp_decay", "piecewise_constant", "polynomial_decay",
 ]

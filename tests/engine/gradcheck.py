@@ -29,6 +29,7 @@ def check_gradients(
         phs = [tf.placeholder(tf.float64, np.shape(x)) for x in inputs]
         y = build(*phs)
         with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())  # layers and cells build variables
             y_value = sess.run(y, {p: x for p, x in zip(phs, inputs, strict=True)})
             weights = np.random.default_rng(seed).standard_normal(np.shape(y_value))
             objective = tf.reduce_sum(y * tf.constant(weights, dtype=tf.float64))

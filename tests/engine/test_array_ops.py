@@ -57,6 +57,12 @@ FORWARD = [
     ("gather", lambda x: tf.gather(x, [2, 0, 2]), lambda v: v[[2, 0, 2]], (3, 4)),
     ("gather_axis", lambda x: tf.gather(x, [[1, 1], [0, 2]], axis=1),
      lambda v: np.take(v, [[1, 1], [0, 2]], axis=1), (2, 3)),
+    ("gather_nd_elements", lambda x: tf.gather_nd(x, [[1, 2], [0, 0], [1, 2]]),
+     lambda v: v[[1, 0, 1], [2, 0, 2]], (2, 3)),
+    ("gather_nd_slices", lambda x: tf.gather_nd(x, [[[1], [0]]]), lambda v: v[[[1, 0]]],
+     (2, 3, 2)),
+    ("gather_nd_batched", lambda x: tf.gather_nd(x, [[[0, 1, 1]], [[1, 0, 0]]]),
+     lambda v: v[[[0], [1]], [[1], [0]], [[1], [0]]], (2, 2, 2)),
     ("pad", lambda x: tf.pad(x, [[1, 2], [0, 1]], constant_values=3.0),
      lambda v: np.pad(v, [[1, 2], [0, 1]], constant_values=3.0), (2, 3)),
     ("reverse", lambda x: tf.reverse(x, [0, -1]), lambda v: v[::-1, ::-1], (2, 3)),
@@ -185,6 +191,13 @@ GRADIENTS = [
     ("tf_slice", lambda x: tf.slice(x, [1, 1], [2, -1]), [(3, 4)]),
     ("gather_repeated", lambda x: tf.gather(x, [[1, 0], [1, 1]]), [(3, 2)]),
     ("gather_axis", lambda x: tf.gather(x, [2, 2, 0], axis=1), [(2, 3)]),
+    ("gather_nd_repeated", lambda x: tf.gather_nd(x, [[1, 2], [1, 2], [0, 1]]), [(2, 3)]),
+    ("gather_nd_slices", lambda x: tf.gather_nd(x, [[[2], [0]], [[2], [2]]]), [(3, 2, 2)]),
+    ("boolean_mask", lambda x: tf.boolean_mask(x, [True, False, True]), [(3, 2)]),
+    ("boolean_mask_2d_axis", lambda x: tf.boolean_mask(x, [[True, False], [True, True]],
+                                                       axis=1), [(2, 2, 2, 3)]),
+    ("boolean_mask_negative_axis", lambda x: tf.boolean_mask(x, [False, True, True], axis=-1),
+     [(2, 3)]),
     ("pad", lambda x: tf.pad(x, [[1, 0], [2, 1]]), [(2, 3)]),
     ("broadcast_to", lambda x: tf.broadcast_to(x, [2, 3, 4]), [(3, 1)]),
     ("reverse", lambda x: tf.reverse(x, [1]), [(2, 3)]),
@@ -285,3 +298,70 @@ def test_split_returns_list_and_single_piece() -> None:
     (whole,) = tf.split(x, 1, axis=1)
     with tf.Session() as sess:
         np.testing.assert_array_equal(sess.run(whole), np.arange(6.0).reshape(2, 3))
+
+
+# -- gather_nd and boolean_mask --------------------------------------------------------------------
+def test_gather_nd_static_shapes() -> None:
+    params = tf.placeholder(tf.float32, [None, 4, 5])
+    assert tf.gather_nd(params, tf.placeholder(tf.int32, [7, 2])).shape.as_list() == [7, 5]
+    assert tf.gather_nd(params, tf.placeholder(tf.int64, [None, 3, 3])).shape.as_list() == [
+        None, 3]
+    assert tf.gather_nd(params, tf.placeholder(tf.int32, [2, None])).shape.ndims is None
+
+
+def test_gather_nd_gradient_scatter_adds_and_is_differentiable() -> None:
+    x = tf.placeholder(tf.float64, [3, 2])
+    y = tf.gather_nd(x, [[2], [0], [2]]) * tf.constant([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]],
+                                                       tf.float64)
+    (g,) = tf.gradients(y, [x])
+    (gg,) = tf.gradients(g * tf.constant([[1.0, 0.0], [0.0, 0.0], [2.0, 1.0]], tf.float64),
+                         [x])
+    with tf.Session() as sess:
+        got = sess.run(g, {x: np.ones((3, 2))})
+    np.testing.assert_array_equal(got, [[3, 4], [0, 0], [6, 8]])
+    assert gg is None  # g does not depend on x: the second gradient goes through dy only
+
+
+def test_boolean_mask_forward_and_static_shape() -> None:
+    x = tf.placeholder(tf.float64, [2, 3, 4])
+    mask = tf.placeholder(tf.bool, [3, None])
+    y = tf.boolean_mask(x, mask, axis=1)
+    assert y.shape.as_list() == [2, None]
+    assert tf.boolean_mask(x, [True, False]).shape.as_list() == [None, 3, 4]
+    value = _data(2, 3, 4)
+    picks = RNG.random((3, 4)) > 0.5
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(y, {x: value, mask: picks}), value[:, picks])
+        with pytest.raises(tf.errors.InvalidArgumentError, match="does not match"):
+            sess.run(y, {x: value, mask: np.ones((3, 2), bool)})
+
+
+@pytest.mark.parametrize(("build", "error", "message"), [
+    (lambda x: tf.gather_nd(x, [[0, 0, 0]]), ValueError, "indices.shape[-1] must be in [1, "),
+    (lambda x: tf.gather_nd(x, 1), ValueError, "at least a vector"),
+    (lambda x: tf.gather_nd(x, [[0.5]]), TypeError, "parameter 'indices'"),
+    (lambda x: tf.boolean_mask(x, [1, 0]), TypeError, "parameter 'mask'"),
+    (lambda x: tf.boolean_mask(x, [True, False, True]), ValueError, "are incompatible"),
+    (lambda x: tf.boolean_mask(x, [[True]], axis=1), ValueError, "does not fit"),
+    (lambda x: tf.boolean_mask(x, True), ValueError, "mask cannot be scalar"),
+    (lambda x: tf.boolean_mask(x, tf.placeholder(tf.bool)), ValueError,
+     "Number of mask dimensions must be specified"),
+])
+def test_gather_nd_and_boolean_mask_build_errors(build: Callable, error: type[Exception],
+                                                 message: str) -> None:
+    with pytest.raises(error) as info:
+        build(tf.placeholder(tf.float32, [2, 3]))
+    assert message in str(info.value)
+
+
+def test_gather_nd_out_of_range_index_names_it() -> None:
+    x = tf.placeholder(tf.float32, [None, 3])
+    indices = tf.placeholder(tf.int32, [None, None])
+    y = tf.gather_nd(x, indices)
+    with tf.Session() as sess:
+        with pytest.raises(tf.errors.InvalidArgumentError,
+                           match=r"indices\[1\] = \[0, 3\] does not index into param shape "
+                                 r"\[2,3\]"):
+            sess.run(y, {x: np.zeros((2, 3)), indices: [[1, 2], [0, 3]]})
+        with pytest.raises(tf.errors.InvalidArgumentError, match="last dimension"):
+            sess.run(y, {x: np.zeros((2, 3)), indices: [[1, 2, 0]]})

@@ -290,3 +290,104 @@ def test_pool_build_errors(kwargs: dict, message: str) -> None:
 def test_integer_input_is_rejected() -> None:
     with pytest.raises(TypeError, match="int32"):
         tf.nn.max_pool(tf.placeholder(tf.int32, [1, 4, 4, 1]), [1, 2, 2, 1], [1, 2, 2, 1], "SAME")
+
+
+# -- conv2d_transpose -----------------------------------------------------------------------------
+# (output height, output width, kernel, stride, padding): odd sizes, both paddings, strides 1
+# and 2 (and 3), kernels wider than the stride and not.
+TRANSPOSE_GEOMETRIES = [
+    (7, 7, 3, 2, "SAME"),
+    (7, 5, 3, 2, "VALID"),
+    (6, 5, 3, 1, "SAME"),
+    (5, 7, 2, 1, "VALID"),
+    (5, 5, 2, 2, "SAME"),
+    (8, 7, 2, 3, "VALID"),
+]
+
+
+def _transpose_case(h: int, w: int, k: int, s: int, padding: str,
+                    seed: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """A value of the shape conv2d gives for a [2, h, w, 2] input, and a [k, k, 2, 3] filter."""
+    rng = np.random.default_rng(seed)
+    f = rng.standard_normal((k, k, 2, 3))
+    out_shape = [2, h, w, 2]
+    value = rng.standard_normal(reference_conv(np.zeros(out_shape), f, s, padding).shape)
+    return value, f, out_shape
+
+
+@pytest.mark.parametrize(("h", "w", "k", "s", "padding"), TRANSPOSE_GEOMETRIES)
+def test_conv2d_transpose_is_conv2d_input_gradient(h: int, w: int, k: int, s: int,
+                                                   padding: str) -> None:
+    """Forward values: conv2d's input gradient at `value`, and the adjoint of the reference
+    convolution: <conv(x, f), value> == <x, conv2d_transpose(value, f)> for any x."""
+    value, f, out_shape = _transpose_case(h, w, k, s, padding, 10)
+    strides = [1, s, s, 1]
+    y = tf.nn.conv2d_transpose(value, f, out_shape, strides, padding)
+    assert y.shape.as_list() == out_shape and y.op.name == "conv2d_transpose"
+    x = tf.constant(np.zeros(out_shape))
+    want = tf.gradients(tf.nn.conv2d(x, f, strides, padding), x, grad_ys=value)[0]
+    got, grad = run([y, want])
+    np.testing.assert_allclose(got, grad, rtol=1e-12, atol=1e-12)
+    probe = np.random.default_rng(11).standard_normal(out_shape)
+    np.testing.assert_allclose(np.sum(got * probe),
+                               np.sum(reference_conv(probe, f, s, padding) * value), rtol=1e-10)
+
+
+@pytest.mark.parametrize(("h", "w", "k", "s", "padding"), TRANSPOSE_GEOMETRIES)
+def test_conv2d_transpose_gradients(h: int, w: int, k: int, s: int, padding: str) -> None:
+    value, f, out_shape = _transpose_case(h, w, k, s, padding, 12)
+    check_gradients(lambda v, g: tf.nn.conv2d_transpose(v, g, out_shape, [1, s, s, 1], padding),
+                    [value, f])
+
+
+def test_conv2d_transpose_spectral_path(spectral: None) -> None:
+    value, f, out_shape = _transpose_case(6, 5, 3, 1, "SAME", 13)
+    y = tf.nn.conv2d_transpose(value, f, out_shape, [1, 1, 1, 1], "SAME")
+    probe = np.random.default_rng(14).standard_normal(out_shape)
+    np.testing.assert_allclose(np.sum(run(y) * probe),
+                               np.sum(reference_conv(probe, f, 1, "SAME") * value), rtol=1e-10)
+
+
+def test_conv2d_transpose_unknown_batch_and_run_time_shape_check() -> None:
+    """output_shape may be built from tensors (a generator's batch size); a fed shape that
+    does not fit value fails the run, naming the node."""
+    value, f, _ = _transpose_case(7, 7, 3, 2, "SAME", 15)
+    v = tf.placeholder(tf.float64, [None, 4, 4, 3])
+    y = tf.nn.conv2d_transpose(v, f, tf.stack([tf.shape(v)[0], 7, 7, 2]), [1, 2, 2, 1])
+    assert y.shape.as_list() == [None, 7, 7, 2]
+    sizes = tf.placeholder(tf.int32, [4])
+    fed = tf.nn.conv2d_transpose(v, f, sizes, [1, 2, 2, 1], name="up")
+    assert fed.shape.as_list() == [None, None, None, None]
+    with tf.Session() as sess:
+        got = sess.run(y, {v: value})
+        np.testing.assert_array_equal(sess.run(fed, {v: value, sizes: [2, 7, 7, 2]}), got)
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"out_backprop.*node up"):
+            sess.run(fed, {v: value, sizes: [2, 9, 9, 2]})
+
+
+@pytest.mark.parametrize(("value_shape", "filter_shape", "output_shape", "kwargs", "message"), [
+    ((1, 4, 4, 5), (3, 3, 2, 3), [1, 7, 7, 2], {}, "input channels does not match filter's"),
+    ((1, 4, 4, 3), (3, 3, 2, 3), [1, 7, 7, 4], {}, "output_shape does not match filter's"),
+    ((1, 4, 4, 3), (3, 3, 2, 3), [1, 9, 9, 2], {}, "value has size 4 in dimension 1"),
+    ((1, 4, 4, 3), (3, 3, 2, 3), [1, 7, 7], {}, "output_shape must be 4 ints"),
+    ((1, 4, 4, 3), (3, 3, 2, 3), [1, 2, 2, 2], {"padding": "VALID"}, "smaller than the 3-wide"),
+    ((4, 4, 3), (3, 3, 2, 3), [1, 7, 7, 2], {}, "value must be 4-dimensional"),
+    ((1, 4, 4, 3), (3, 3, 2, 3), [1, 7, 7, 2], {"strides": [2, 2, 2, 1]}, "batch and depth"),
+    ((1, 4, 4, 3), (3, 3, 2, 3), [1, 7, 7, 2], {"padding": "FULL"}, "allowed values"),
+])
+def test_conv2d_transpose_build_errors(value_shape: tuple, filter_shape: tuple,
+                                       output_shape: list, kwargs: dict, message: str) -> None:
+    args = {"strides": [1, 2, 2, 1], "padding": "SAME", **kwargs}
+    value, f = tf.placeholder(tf.float32, value_shape), tf.placeholder(tf.float32, filter_shape)
+    with pytest.raises(ValueError, match=message):
+        tf.nn.conv2d_transpose(value, f, output_shape, **args)
+
+
+def test_conv2d_transpose_dtype_errors() -> None:
+    f = tf.placeholder(tf.float32, (3, 3, 2, 3))
+    with pytest.raises(TypeError, match="float value and filter of one dtype"):
+        tf.nn.conv2d_transpose(tf.placeholder(tf.float64, (1, 4, 4, 3)), f, [1, 7, 7, 2],
+                               [1, 2, 2, 1])
+    with pytest.raises(ValueError, match="output_shape must be 4 ints"):
+        tf.nn.conv2d_transpose(tf.placeholder(tf.float32, (1, 4, 4, 3)), f, [1.0, 7, 7, 2],
+                               [1, 2, 2, 1])

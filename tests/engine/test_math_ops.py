@@ -371,3 +371,93 @@ def test_matmul_forward_and_gradient(transpose_a: bool, transpose_b: bool,
     np.testing.assert_allclose(run(z), want, rtol=1e-12)
     check_gradients(lambda p, q: tf.matmul(p, q, transpose_a=transpose_a,
                                            transpose_b=transpose_b), [a, b])
+
+
+# -- cumulative sums and products -----------------------------------------------------------------
+def np_scan(fn: Callable[..., np.ndarray], identity: float, x: np.ndarray, axis: int,
+            exclusive: bool, reverse: bool) -> np.ndarray:
+    """numpy's cumsum/cumprod with TF's exclusive and reverse flags."""
+    if reverse:
+        x = np.flip(x, axis)
+    y = fn(x, axis=axis)
+    if exclusive:
+        head = np.full_like(np.take(y, [0], axis=axis), identity)
+        y = np.concatenate([head, np.delete(y, -1, axis=axis)], axis=axis)
+    return np.flip(y, axis) if reverse else y
+
+
+SCANS = [(tf.cumsum, np.cumsum, 0.0), (tf.cumprod, np.cumprod, 1.0)]
+
+
+@pytest.mark.parametrize(("fn", "ref", "identity"), SCANS, ids=["cumsum", "cumprod"])
+@pytest.mark.parametrize("exclusive", [False, True])
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize(("shape", "axis"), [((5,), 0), ((3, 4), 1), ((2, 3, 4), -2)])
+def test_scan_forward_and_gradient(fn: Any, ref: Any, identity: float, exclusive: bool,
+                                   reverse: bool, shape: tuple[int, ...], axis: int) -> None:
+    x = sample("nonzero", shape)
+    y = fn(tf.placeholder(tf.float64, (None,) * len(shape)), axis, exclusive, reverse)
+    assert y.shape.ndims == len(shape)
+    got = run(fn(tf.constant(x), axis, exclusive=exclusive, reverse=reverse))
+    np.testing.assert_allclose(got, np_scan(ref, identity, x, axis, exclusive, reverse))
+    check_gradients(lambda t: fn(t, axis, exclusive=exclusive, reverse=reverse), [x])
+
+
+def test_scan_keeps_integer_dtypes_and_checks_axis() -> None:
+    ints = tf.constant(np.array([[100, 100], [100, 3]], np.int8))
+    got = run(tf.cumsum(ints, axis=1))
+    assert got.dtype == np.int8 and got.tolist() == [[100, -56], [100, 103]]
+    with pytest.raises(ValueError, match=r"axis must be in the range \[-2, 2\), got 2"):
+        tf.cumprod(ints, axis=2)
+    with pytest.raises(TypeError, match="'axis' must be an int"):
+        tf.cumsum(ints, axis=[0])
+    with pytest.raises(TypeError, match="parameter 'x' has DataType bool"):
+        tf.cumsum(tf.constant([True]))
+    x = tf.placeholder(tf.float32)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="axis 1 is out of range"):
+        run(tf.cumsum(x, 1), {x: np.ones(3)})
+
+
+# -- tensordot ------------------------------------------------------------------------------------
+TENSORDOTS = [
+    ((3, 4), (4, 5), 1), ((2, 3, 4), (3, 4, 2), 2), ((2, 3), (4,), 0),
+    ((2, 3, 4), (4, 3, 5), [[1, 2], [1, 0]]), ((3, 2), (2, 3), [[0], [1]]),
+    ((2, 3, 4), (5, 2), [[-3], [-1]]),
+]
+
+
+@pytest.mark.parametrize(("sa", "sb", "axes"), TENSORDOTS, ids=str)
+def test_tensordot_forward_and_gradient(sa: tuple[int, ...], sb: tuple[int, ...],
+                                        axes: Any) -> None:
+    a, b = sample("any", sa, seed=1), sample("any", sb, seed=2)
+    want = np.tensordot(a, b, axes)
+    got = tf.tensordot(tf.constant(a), tf.constant(b), axes)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(run(got), want, rtol=1e-12)
+    check_gradients(lambda x, y: tf.tensordot(x, y, axes), [a, b])
+
+
+def test_tensordot_with_unknown_dims() -> None:
+    a = tf.placeholder(tf.float64, [None, 3, None])
+    b = tf.placeholder(tf.float64, [None, 3, 2])
+    y = tf.tensordot(a, b, [[1, 2], [1, 0]])
+    assert y.shape.as_list() == [None, 2]
+    va, vb = sample("any", (5, 3, 4)), sample("any", (4, 3, 2))
+    np.testing.assert_allclose(run(y, {a: va, b: vb}), np.tensordot(va, vb, [[1, 2], [1, 0]]))
+
+
+@pytest.mark.parametrize(("axes", "error", "message"), [
+    (3, ValueError, "'axes' must be in [0, 2]"),
+    ([[0], [0, 1]], ValueError, "Different number of contraction axes 'a' and 'b', 1 != 2"),
+    ([[0, 0], [0, 1]], ValueError, "distinct axes in [-2, 2)"),
+    ([[2], [0]], ValueError, "distinct axes in [-2, 2)"),
+    ([[0], [0]], ValueError, "Dimension 0 of a (2) must equal dimension 0 of b (3)"),
+    ([0], ValueError, "'axes' must be an int or a pair of axis lists"),
+    (1.5, TypeError, "'axes' must be an int"),
+])
+def test_tensordot_errors(axes: Any, error: type[Exception], message: str) -> None:
+    with pytest.raises(error) as info:
+        tf.tensordot(tf.zeros([2, 3]), tf.zeros([3, 4]), axes)
+    assert message in str(info.value)
+    with pytest.raises(ValueError, match="known rank"):
+        tf.tensordot(tf.placeholder(tf.float32), tf.zeros([3]), 1)

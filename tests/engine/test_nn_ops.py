@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -404,3 +405,202 @@ def test_sigmoid_cross_entropy_loss() -> None:
     want = np.maximum(logits, 0) - logits * z + np.log1p(np.exp(-np.abs(logits)))
     np.testing.assert_allclose(run(loss), want.mean())
     check_gradients(lambda x: tf.losses.sigmoid_cross_entropy(labels, x), [logits])
+
+
+# -- top_k ----------------------------------------------------------------------------------------
+def np_top_k(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Largest first, equal values in index order (a stable sort of the negated rows)."""
+    indices = np.argsort(-x, axis=-1, kind="stable")[..., :k]
+    return np.take_along_axis(x, indices, -1), indices
+
+
+@pytest.mark.parametrize(("shape", "k"), [((6,), 3), ((3, 5), 5), ((2, 3, 4), 1), ((2, 4), 0)])
+def test_top_k_forward_and_gradient(shape: tuple[int, ...], k: int) -> None:
+    x = np.random.default_rng(20).permutation(np.prod(shape)).reshape(shape) / 3.0
+    values, indices = tf.nn.top_k(tf.placeholder(tf.float64, (None,) * (len(shape) - 1)
+                                                 + (shape[-1],)), k)
+    assert values.shape.as_list() == [None] * (len(shape) - 1) + [k]
+    assert indices.dtype == tf.int32
+    got_values, got_indices = run(tf.nn.top_k(x, k))
+    want_values, want_indices = np_top_k(x, k)
+    np.testing.assert_array_equal(got_values, want_values)
+    np.testing.assert_array_equal(got_indices, want_indices)
+    check_gradients(lambda t: tf.nn.top_k(t, k)[0], [x])
+
+
+def test_top_k_ties_take_the_lower_index_first_for_every_dtype() -> None:
+    rows = [[1, 3, 3, 0, 3], [7, 7, 7, 7, 7]]
+    for dtype in (np.float32, np.int32, np.uint8, np.int64):
+        values, indices = run(tf.nn.top_k(np.array(rows, dtype), 3, sorted=True))
+        assert values.dtype == dtype
+        assert indices.tolist() == [[1, 2, 4], [0, 1, 2]]
+        assert values.tolist() == [[3, 3, 3], [7, 7, 7]]
+    values, indices = run(tf.nn.top_k(np.array([np.iinfo(np.int32).min, 0], np.int32), 2))
+    assert indices.tolist() == [1, 0]
+
+
+def test_top_k_gradient_reaches_only_the_picked_entries() -> None:
+    x = tf.placeholder(tf.float64, [None, 4])
+    values, _ = tf.nn.top_k(x, 2)
+    (g,) = tf.gradients(values * tf.constant([1.0, 10.0], tf.float64), [x])
+    np.testing.assert_array_equal(run(g, {x: [[4.0, 1.0, 4.0, 2.0], [0.0, 1.0, 2.0, 3.0]]}),
+                                  [[1, 0, 10, 0], [0, 0, 10, 1]])
+
+
+def test_top_k_errors() -> None:
+    with pytest.raises(ValueError, match=r"input must have at least k columns\. Had 3, needed 4"):
+        tf.nn.top_k(tf.zeros([2, 3]), 4)
+    with pytest.raises(ValueError, match="Need k >= 0, got -1"):
+        tf.nn.top_k(tf.zeros([3]), -1)
+    with pytest.raises(ValueError, match="at least rank 1"):
+        tf.nn.top_k(tf.zeros([]), 1)
+    with pytest.raises(TypeError, match="parameter 'input' has DataType bool"):
+        tf.nn.top_k(tf.constant([True, False]), 1)
+    with pytest.raises(TypeError, match="'k' must be an int"):
+        tf.nn.top_k(tf.zeros([3]), 1.5)
+    x = tf.placeholder(tf.float32, [None, None])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="Had 2, needed 3"):
+        run(tf.nn.top_k(x, 3), {x: np.zeros((4, 2))})
+
+
+# -- embedding_lookup -----------------------------------------------------------------------------
+def shards_of(table: np.ndarray, n: int, strategy: str) -> list[np.ndarray]:
+    """The table split as TF's partition strategies split it."""
+    if strategy == "mod":
+        return [table[i::n] for i in range(n)]
+    return np.array_split(table, n)
+
+
+@pytest.mark.parametrize("strategy", ["mod", "div"])
+@pytest.mark.parametrize("n_shards", [1, 2, 3, 4])
+def test_embedding_lookup_matches_gathering_from_the_whole_table(strategy: str,
+                                                                 n_shards: int) -> None:
+    table = np.random.default_rng(21).standard_normal((10, 2, 3))
+    ids = np.array([[0, 9, 4], [3, 3, 7]])
+    shards = shards_of(table, n_shards, strategy)
+    params = shards if n_shards > 1 else table
+    y = tf.nn.embedding_lookup(params, ids, partition_strategy=strategy)
+    assert y.shape.as_list() == [2, 3, 2, 3]
+    np.testing.assert_allclose(run(y), table[ids])
+    check_gradients(lambda *p: tf.nn.embedding_lookup(list(p), ids, partition_strategy=strategy),
+                    shards)
+
+
+def test_embedding_lookup_gradient_accumulates_repeated_ids() -> None:
+    table = tf.placeholder(tf.float64, [4, 2])
+    rows = tf.nn.embedding_lookup(table, tf.constant([1, 3, 1, 1]))
+    (g,) = tf.gradients(rows, [table])
+    np.testing.assert_array_equal(run(g, {table: np.zeros((4, 2))}),
+                                  [[0, 0], [3, 3], [0, 0], [1, 1]])
+
+
+def test_embedding_lookup_unknown_shard_sizes_and_max_norm() -> None:
+    table = np.random.default_rng(22).standard_normal((7, 3)) * 3
+    parts = np.array_split(table, 3)
+    shards = [tf.placeholder(tf.float64, [None, 3]) for _ in parts]
+    ids = tf.placeholder(tf.int64, [None])
+    y = tf.nn.embedding_lookup(shards, ids, partition_strategy="div")
+    feed = {**dict(zip(shards, parts, strict=True)), ids: [6, 0, 2, 3]}
+    np.testing.assert_allclose(run(y, feed), table[[6, 0, 2, 3]])
+    clipped = tf.nn.embedding_lookup(table, [0, 1, 0], max_norm=1.5)
+    norms = np.linalg.norm(table[[0, 1, 0]], axis=1, keepdims=True)
+    np.testing.assert_allclose(run(clipped), table[[0, 1, 0]] * np.minimum(1, 1.5 / norms))
+    check_gradients(lambda t: tf.nn.embedding_lookup(t, [0, 1, 0], max_norm=1.5), [table])
+
+
+def test_embedding_lookup_errors() -> None:
+    with pytest.raises(ValueError, match="Unrecognized partition strategy"):
+        tf.nn.embedding_lookup(tf.zeros([3, 2]), [0], partition_strategy="range")
+    with pytest.raises(ValueError, match="Need at least one param"):
+        tf.nn.embedding_lookup([], [0])
+    with pytest.raises(TypeError, match="ids must be an int32 or int64 tensor, got float32"):
+        tf.nn.embedding_lookup(tf.zeros([3, 2]), [0.0])
+    ids = tf.placeholder(tf.int32, [None])
+    for params in (tf.zeros([3, 2]), [tf.zeros([2, 2]), tf.zeros([1, 2])]):
+        with pytest.raises(tf.errors.InvalidArgumentError, match="not in"):
+            run(tf.nn.embedding_lookup(params, ids), {ids: [0, 5]})
+
+
+# -- composites: l2_normalize, batch_normalization, weighted and Poisson losses -------------------
+@pytest.mark.parametrize(("shape", "axis"), [((5,), None), ((3, 4), 1), ((2, 3, 4), [0, 2])])
+def test_l2_normalize(shape: tuple[int, ...], axis: object) -> None:
+    x = np.random.default_rng(23).standard_normal(shape)
+    keep = None if axis is None else tuple(np.atleast_1d(axis))
+    want = x / np.sqrt((x * x).sum(axis=keep, keepdims=True))
+    np.testing.assert_allclose(run(tf.nn.l2_normalize(x, axis)), want)
+    np.testing.assert_allclose(run(tf.nn.l2_normalize(np.zeros(shape), axis)), 0)
+    check_gradients(lambda t: tf.nn.l2_normalize(t, axis), [x])
+    if axis == 1:
+        np.testing.assert_allclose(run(tf.nn.l2_normalize(x, dim=1)), want)
+
+
+@pytest.mark.parametrize("with_affine", [False, True])
+def test_batch_normalization(with_affine: bool) -> None:
+    rng = np.random.default_rng(24)
+    x, mean, variance = rng.standard_normal((4, 3)), rng.standard_normal(3), rng.uniform(1, 2, 3)
+    offset, scale = (rng.standard_normal(3), rng.uniform(1, 2, 3)) if with_affine else (0, 1)
+    want = (x - mean) / np.sqrt(variance + 1e-3) * scale + offset
+
+    def build(t: tf.Tensor, m: tf.Tensor, v: tf.Tensor, *affine: tf.Tensor) -> tf.Tensor:
+        o, s = affine if affine else (None, None)
+        return tf.nn.batch_normalization(t, m, v, o, s, 1e-3)
+
+    inputs = [x, mean, variance] + ([offset, scale] if with_affine else [])
+    np.testing.assert_allclose(run(build(*map(tf.constant, inputs))), want)
+    check_gradients(build, inputs)
+
+
+def test_weighted_cross_entropy_with_logits() -> None:
+    rng = np.random.default_rng(25)
+    targets, logits = rng.uniform(0, 1, (3, 4)), rng.standard_normal((3, 4)) * 3
+    sigmoid = 1 / (1 + np.exp(-logits))
+    want = -(2.5 * targets * np.log(sigmoid) + (1 - targets) * np.log(1 - sigmoid))
+    y = tf.nn.weighted_cross_entropy_with_logits(targets, logits, 2.5)
+    np.testing.assert_allclose(run(y), want)
+    check_gradients(lambda z, x: tf.nn.weighted_cross_entropy_with_logits(z, x, 2.5),
+                    [targets, logits])
+    with pytest.raises(ValueError, match=r"logits and targets must have the same shape \(\[3\]"):
+        tf.nn.weighted_cross_entropy_with_logits(np.zeros(4), np.zeros(3), 1.0)
+
+
+def test_log_poisson_loss() -> None:
+    rng = np.random.default_rng(26)
+    targets, log_input = np.array([[0.0, 0.5, 1.0, 2.0], [3.0, 1.5, 4.0, 0.2]]), \
+        rng.standard_normal((2, 4))
+    base = np.exp(log_input) - log_input * targets
+    np.testing.assert_allclose(run(tf.nn.log_poisson_loss(targets, log_input)), base)
+    safe = np.where(targets > 1, targets, 2.0)
+    stirling = np.where(targets > 1, safe * np.log(safe) - safe
+                        + 0.5 * np.log(2 * np.pi * safe), 0)
+    full = tf.nn.log_poisson_loss(targets, log_input, compute_full_loss=True)
+    np.testing.assert_allclose(run(full), base + stirling)
+    check_gradients(lambda x: tf.nn.log_poisson_loss(targets, x, compute_full_loss=True),
+                    [log_input])
+    with pytest.raises(ValueError, match="log_input and targets must have the same shape"):
+        tf.nn.log_poisson_loss(np.zeros(2), np.zeros(3))
+
+
+def test_new_ops_export_and_serve(tmp_path: Path) -> None:
+    """top_k, cumulative ops, gather_nd, boolean_mask and the composites are servable."""
+    rng = np.random.default_rng(27)
+    vec = tf.placeholder(tf.float32, [None, 5], name="vec")
+    ids = tf.placeholder(tf.int32, [None], name="ids")
+    table = tf.constant(rng.random((6, 3), dtype=np.float32))
+    outputs = {
+        "gather_nd": tf.gather_nd(vec, tf.stack([ids, ids], 1)),
+        "mask": tf.boolean_mask(vec, vec > 0.5),
+        "cumsum": tf.cumsum(vec, 1, exclusive=True), "cumprod": tf.cumprod(vec, 1, reverse=True),
+        "top_k": tf.nn.top_k(vec, 2)[0], "top_k_indices": tf.nn.top_k(vec, 3)[1],
+        "tensordot": tf.tensordot(vec, tf.ones([5, 2]), 1),
+        "embedding": tf.nn.embedding_lookup([table[:3], table[3:]], ids,
+                                            partition_strategy="div", max_norm=0.5),
+        "l2_normalize": tf.nn.l2_normalize(vec, 1),
+        "huber": tf.losses.huber_loss(vec, vec * 3),
+    }
+    feed = {vec: rng.random((2, 5), dtype=np.float32), ids: np.array([1, 0], np.int32)}
+    with tf.Session() as sess:
+        expected = sess.run(outputs, feed)
+        path = tf.saved_model.save(sess, tmp_path / "m", {"vec": vec, "ids": ids}, outputs)
+    got = tf.saved_model.load(path).predict({"vec": feed[vec], "ids": feed[ids]})
+    for name, value in expected.items():
+        np.testing.assert_array_equal(got[name], value, err_msg=name)

@@ -550,3 +550,25 @@ def test_repeated_runs_keep_structure_and_checks() -> None:
         assert sess.run(y, {x: [[1.0, 2.0]]}) == 3.0  # lists still convert
     with pytest.raises(RuntimeError, match="closed Session"):
         sess.run(y, {x: xb})
+
+
+# -- autopacking: lists that hold tensors become one tensor ---------------------------------------
+def test_lists_mixing_tensors_and_literals_pack_into_a_tensor() -> None:
+    x = tf.placeholder(tf.float32, [None, 3])
+    n = tf.shape(x)[0]
+    t = tf.placeholder(tf.float32, [])
+    shifted = tf.add(x, [1.0, 2.0, t])  # the literals take t's dtype
+    grown = tf.concat([tf.zeros([2]), [t]], 0)
+    with tf.Session() as sess:
+        dims, shifted_v, grown_v = sess.run([tf.convert_to_tensor([[n, 1], [2, n]]), shifted,
+                                             grown], {x: np.zeros((4, 3)), t: 5.0})
+        np.testing.assert_array_equal(dims, [[4, 1], [2, 4]])
+        np.testing.assert_array_equal(shifted_v, np.tile([1.0, 2.0, 5.0], (4, 1)))
+        np.testing.assert_array_equal(grown_v, [0.0, 0.0, 5.0])
+        (g,) = tf.gradients(tf.reduce_sum(shifted), [t])
+        assert sess.run(g, {x: np.zeros((4, 3)), t: 5.0}) == 4.0  # one per row
+
+
+def test_packing_mismatched_dtypes_says_so() -> None:
+    with pytest.raises((TypeError, ValueError), match=r"int32|float32"):
+        tf.convert_to_tensor([tf.constant(1), tf.constant(2.0)])

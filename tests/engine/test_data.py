@@ -1,0 +1,160 @@
+"""tf.data: datasets, iterators as graph ops, the end of data as OutOfRangeError."""
+
+import numpy as np
+import pytest
+
+import engine as tf
+
+
+def _drain(sess: tf.Session, fetches) -> list:
+    """TF 1.x's loop: run until the iterator raises OutOfRangeError."""
+    out = []
+    while True:
+        try:
+            out.append(sess.run(fetches))
+        except tf.errors.OutOfRangeError:
+            return out
+
+
+def test_slices_mapped_and_batched_until_out_of_range() -> None:
+    x = np.arange(10, dtype=np.float32).reshape(5, 2)
+    y = np.arange(5)
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).map(lambda a, b: (a * 2.0, b + 1)).batch(2)
+    assert ds.output_types == (tf.float32, tf.int64)
+    assert [s.as_list() for s in ds.output_shapes] == [[None, 2], [None]]
+    features, labels = ds.make_one_shot_iterator().get_next()
+    with tf.Session() as sess:
+        batches = _drain(sess, [features, labels])
+    assert [len(b[1]) for b in batches] == [2, 2, 1]
+    np.testing.assert_array_equal(np.concatenate([b[0] for b in batches]), x * 2)
+    np.testing.assert_array_equal(np.concatenate([b[1] for b in batches]), y + 1)
+
+
+def test_dict_elements_lists_as_arrays_and_zip() -> None:
+    ds = tf.data.Dataset.zip((tf.data.Dataset.range(3),
+                              tf.data.Dataset.from_tensor_slices({"a": [1.0, 2.0, 3.0]})))
+    assert ds.output_types == (tf.int64, {"a": tf.float32})
+    element = ds.make_one_shot_iterator().get_next()
+    with tf.Session() as sess:
+        got = _drain(sess, element)
+    assert [(int(i), float(d["a"])) for i, d in got] == [(0, 1.0), (1, 2.0), (2, 3.0)]
+
+
+def test_filter_take_skip_and_endless_repeat() -> None:
+    ds = tf.data.Dataset.range(10).filter(lambda v: tf.equal(v % 3, 0)).repeat().skip(1).take(6)
+    with tf.Session() as sess:
+        assert [int(v) for v in _drain(sess, ds.make_one_shot_iterator().get_next())] == \
+            [3, 6, 9, 0, 3, 6]
+
+
+def test_shuffle_is_a_permutation_repeatable_with_a_seed_and_new_each_epoch() -> None:
+    tf.set_random_seed(5)
+    element = tf.data.Dataset.range(20).shuffle(8).repeat(2).make_one_shot_iterator().get_next()
+    fixed = tf.data.Dataset.range(20).shuffle(8, seed=1, reshuffle_each_iteration=False) \
+        .repeat(2).make_one_shot_iterator().get_next()
+    runs = []
+    for _ in range(2):
+        with tf.Session() as sess:
+            runs.append([int(v) for v in _drain(sess, element)])
+            same = [int(v) for v in _drain(sess, fixed)]
+        assert same[:20] == same[20:]
+    first, second = runs[0][:20], runs[0][20:]
+    assert sorted(first) == sorted(second) == list(range(20))
+    assert first != list(range(20)) and first != second
+    assert runs[0] == runs[1]  # the graph seed makes sessions repeat
+
+
+def test_initializable_iterator_fed_through_placeholders_restarts() -> None:
+    data = tf.placeholder(tf.float32, [None, 2])
+    iterator = tf.data.Dataset.from_tensor_slices(data).batch(4).make_initializable_iterator()
+    batch = iterator.get_next()
+    with tf.Session() as sess:
+        with pytest.raises(tf.errors.FailedPreconditionError, match="initializer"):
+            sess.run(batch)
+        sess.run(iterator.initializer, {data: np.ones((6, 2))})
+        assert [b.shape for b in _drain(sess, batch)] == [(4, 2), (2, 2)]
+        sess.run(iterator.initializer, {data: np.zeros((3, 2))})
+        assert [b.shape for b in _drain(sess, batch)] == [(3, 2)]
+
+
+def test_reinitializable_iterator_switches_between_datasets() -> None:
+    train, valid = tf.data.Dataset.range(3), tf.data.Dataset.range(10, 12)
+    iterator = tf.data.Iterator.from_structure(train.output_types, train.output_shapes)
+    element = iterator.get_next()
+    to_train, to_valid = iterator.make_initializer(train), iterator.make_initializer(valid)
+    with tf.Session() as sess:
+        sess.run(to_train)
+        assert sess.run(element) == 0
+        sess.run(to_valid)
+        assert [int(v) for v in _drain(sess, element)] == [10, 11]
+    with pytest.raises(TypeError, match="types"):
+        iterator.make_initializer(tf.data.Dataset.from_tensor_slices(np.ones(3, np.float32)))
+
+
+def test_sessions_keep_their_own_position() -> None:
+    element = tf.data.Dataset.range(5).make_one_shot_iterator().get_next()
+    with tf.Session() as a, tf.Session() as b:
+        assert [a.run(element), a.run(element), b.run(element)] == [0, 1, 0]
+
+
+def test_map_reads_outside_tensors_and_cache_replays_random_draws() -> None:
+    offset = tf.constant(100.0)
+    ds = tf.data.Dataset.from_tensor_slices(np.zeros(4, np.float32)) \
+        .map(lambda v: v + offset + tf.random_uniform([])).cache().repeat(2)
+    with tf.Session() as sess:
+        values = [float(v) for v in _drain(sess, ds.make_one_shot_iterator().get_next())]
+    assert all(100.0 <= v < 101.0 for v in values)
+    assert values[:4] == values[4:] and len(set(values[:4])) == 4
+
+
+def test_a_training_loop_reads_its_batches_from_an_iterator() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((256, 3)).astype(np.float32)
+    y = x @ np.array([[1.0], [-2.0], [0.5]], np.float32) + 0.3
+    features, target = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(256).batch(32) \
+        .repeat(20).make_one_shot_iterator().get_next()
+    w, b = tf.Variable(tf.zeros([3, 1])), tf.Variable(0.0)
+    loss = tf.reduce_mean(tf.square(tf.matmul(features, w) + b - target))
+    train = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        steps = len(_drain(sess, train))
+        np.testing.assert_allclose(sess.run(w).ravel(), [1.0, -2.0, 0.5], atol=1e-2)
+    assert steps == 20 * 8
+
+
+def test_an_estimator_trains_on_a_dataset_input_fn(tmp_path) -> None:
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((200, 2)).astype(np.float32)
+    labels = (x[:, 0] - x[:, 1] > 0).astype(np.int32)
+
+    def input_fn(epochs: int):
+        return lambda: tf.data.Dataset.from_tensor_slices(({"x": x}, labels)).batch(20) \
+            .repeat(epochs)
+
+    classifier = tf.estimator.LinearClassifier(
+        [tf.feature_column.numeric_column("x", shape=[2])], model_dir=str(tmp_path))
+    classifier.train(input_fn(10))
+    metrics = classifier.evaluate(input_fn(1))
+    assert metrics["global_step"] == 100  # 10 epochs of 10 batches: the data's end stops it
+    assert metrics["accuracy"] > 0.9
+
+
+@pytest.mark.parametrize(("build", "error", "match"), [
+    (lambda: tf.data.Dataset.from_tensor_slices((np.ones(3), np.ones(4))), ValueError,
+     "first dimensions"),
+    (lambda: tf.data.Dataset.from_tensor_slices(np.float32(1.0)), ValueError, "scalar"),
+    (lambda: tf.data.Dataset.range(3).batch(0), ValueError, "batch_size"),
+    (lambda: tf.data.Dataset.range(3).filter(lambda v: v + 1), ValueError, "boolean"),
+    (lambda: tf.data.Dataset.range(3).repeat(-2), ValueError, "repeat"),
+])
+def test_bad_pipelines_are_refused_when_built(build, error, match) -> None:
+    with pytest.raises(error, match=match):
+        build()
+
+
+def test_stacking_elements_of_different_shapes_names_the_fix() -> None:
+    ragged = tf.data.Dataset.range(1, 3).map(lambda n: tf.zeros([tf.cast(n, tf.int32)])).batch(2)
+    element = ragged.make_one_shot_iterator().get_next()
+    with tf.Session() as sess, pytest.raises(tf.errors.InvalidArgumentError, match="pad"):
+        sess.run(element)
