@@ -7,7 +7,7 @@ from __future__ import annotations
 import socket
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 
@@ -83,13 +83,30 @@ def torch_available() -> bool:
     return True
 
 
-def torch_train_step(model: Any, optimizer: Any, x: Any, labels: Any) -> Callable[[], float]:
-    """One PyTorch eager training step (cross-entropy on class ids), the usual peer."""
+def synthetic_batches(batch: int, features: int, classes: int, seed: int,
+                      count: int = 16) -> list[tuple[Any, Any]]:
+    """`count` different (inputs in [0, 1), one-hot labels) float32 batches for a training
+    benchmark to cycle through: with one fixed batch, small batches are memorised within a
+    few steps and every contender then crawls through subnormal-float gradients, which says
+    nothing about training speed."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    eye = np.eye(classes, dtype=np.float32)
+    return [(rng.random((batch, features), dtype=np.float32),
+             eye[rng.integers(0, classes, batch)]) for _ in range(count)]
+
+
+def torch_train_step(model: Any, optimizer: Any,
+                     batches: Iterator[tuple[Any, Any]]) -> Callable[[], float]:
+    """One PyTorch eager training step (cross-entropy on class ids) on the next of `batches`,
+    the usual peer."""
     import torch
 
     loss_fn = torch.nn.CrossEntropyLoss()
 
     def step() -> float:
+        x, labels = next(batches)
         optimizer.zero_grad(set_to_none=True)
         loss = loss_fn(model(x), labels)
         loss.backward()

@@ -10,6 +10,7 @@ the engine and PyTorch taking turns (`--steps` each per round) for `--rounds` ro
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from common import (
     interleaved_ms,
     limit_threads,
     median_ms,
+    synthetic_batches,
     torch_available,
     torch_train_step,
 )
@@ -30,11 +32,8 @@ from common import (
 import engine as tf
 
 
-def batch_data(batch: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(0)
-    x = rng.random((batch, 784), dtype=np.float32)
-    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, batch)]
-    return x, y
+def batch_data(batch: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    return synthetic_batches(batch, 784, 10, seed=0)
 
 
 def engine_step(batch: int) -> callable:
@@ -67,9 +66,8 @@ def engine_step(batch: int) -> callable:
         train = tf.train.AdamOptimizer(1e-4).minimize(loss)
         sess = tf.Session()
         sess.run(tf.global_variables_initializer())
-    xb, yb = batch_data(batch)
-    feed = {x: xb, y_: yb, keep_prob: 0.5}
-    return lambda: sess.run([train, loss], feed)
+    feeds = itertools.cycle([{x: xb, y_: yb, keep_prob: 0.5} for xb, yb in batch_data(batch)])
+    return lambda: sess.run([train, loss], next(feeds))
 
 
 def torch_step(batch: int) -> callable:
@@ -82,10 +80,9 @@ def torch_step(batch: int) -> callable:
         nn.Flatten(), nn.Linear(7 * 7 * 64, 1024), nn.ReLU(), nn.Dropout(0.5), nn.Linear(1024, 10),
     )
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-    xb, yb = batch_data(batch)
-    x = torch.from_numpy(xb).reshape(-1, 1, 28, 28)
-    y = torch.from_numpy(yb.argmax(1))
-    return torch_train_step(model, opt, x, y)
+    batches = [(torch.from_numpy(xb).reshape(-1, 1, 28, 28), torch.from_numpy(yb.argmax(1)))
+               for xb, yb in batch_data(batch)]
+    return torch_train_step(model, opt, itertools.cycle(batches))
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ engine on numpy instead.
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 from itertools import pairwise
 from pathlib import Path
@@ -25,6 +26,7 @@ from common import (
     interleaved_ms,
     limit_threads,
     median_ms,
+    synthetic_batches,
     torch_available,
     torch_train_step,
 )
@@ -39,11 +41,8 @@ def glorot(rng: np.random.Generator, fan_in: int, fan_out: int) -> np.ndarray:
     return rng.uniform(-limit, limit, (fan_in, fan_out)).astype(np.float32)
 
 
-def data(batch: int, dims: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(1)
-    x = rng.random((batch, dims[0]), dtype=np.float32)
-    y = np.eye(dims[-1], dtype=np.float32)[rng.integers(0, dims[-1], batch)]
-    return x, y
+def data(batch: int, dims: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:
+    return synthetic_batches(batch, dims[0], dims[-1], seed=1)
 
 
 def engine_step(dims: list[int], batch: int, device: str) -> callable:
@@ -63,9 +62,8 @@ def engine_step(dims: list[int], batch: int, device: str) -> callable:
         train = tf.train.AdamOptimizer(LR).minimize(loss)
         sess = tf.Session(device=device)
         sess.run(tf.global_variables_initializer())
-    xb, yb = data(batch, dims)
-    feed = {x: xb, y: yb}
-    return lambda: sess.run([train, loss], feed)
+    feeds = itertools.cycle([{x: xb, y: yb} for xb, yb in data(batch, dims)])
+    return lambda: sess.run([train, loss], next(feeds))
 
 
 def numpy_step(dims: list[int], batch: int) -> callable:
@@ -76,10 +74,11 @@ def numpy_step(dims: list[int], batch: int) -> callable:
         params += [glorot(rng, fan_in, fan_out), np.zeros(fan_out, np.float32)]
     m = [np.zeros_like(p) for p in params]
     v = [np.zeros_like(p) for p in params]
-    xb, yb = data(batch, dims)
+    batches = itertools.cycle(data(batch, dims))
     state = {"t": 0}
 
     def step() -> float:
+        xb, yb = next(batches)
         acts = [xb]
         h = xb
         n_layers = len(params) // 2
@@ -125,9 +124,9 @@ def torch_step(dims: list[int], batch: int) -> callable:
             layers.append(torch.nn.ReLU())
     model = torch.nn.Sequential(*layers)
     opt = torch.optim.Adam(model.parameters(), lr=LR, betas=(B1, B2), eps=EPS)
-    xb, yb = data(batch, dims)
-    x, y = torch.from_numpy(xb), torch.from_numpy(yb.argmax(1))
-    return torch_train_step(model, opt, x, y)
+    batches = [(torch.from_numpy(xb), torch.from_numpy(yb.argmax(1)))
+               for xb, yb in data(batch, dims)]
+    return torch_train_step(model, opt, itertools.cycle(batches))
 
 
 def steps_for(batch: int, requested: int | None) -> int:
