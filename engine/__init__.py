@@ -53,6 +53,7 @@ from engine.ops import logging_ops as debugging
 from engine.ops.array_ops import *
 from engine.ops.clip_ops import *
 from engine.ops.control_flow_ops import *
+from engine.ops.linalg_ops import *
 from engine.ops.logging_ops import *
 from engine.ops.math_ops import *
 from engine.ops.nn_ops import sigmoid, tanh

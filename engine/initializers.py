@@ -13,6 +13,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from engine import dtypes as _dtypes
 from engine import variables as _variables
 from engine.graph import Tensor
@@ -23,8 +25,9 @@ from engine.shapes import as_shape_tuple
 # tf.zeros and tf.ones there, so they live on `tf.initializers` alone.
 __all__ = [
     "constant_initializer", "glorot_normal_initializer", "glorot_uniform_initializer",
-    "ones_initializer", "random_normal_initializer", "random_uniform_initializer",
-    "truncated_normal_initializer", "variance_scaling_initializer", "zeros_initializer",
+    "ones_initializer", "orthogonal_initializer", "random_normal_initializer",
+    "random_uniform_initializer", "truncated_normal_initializer",
+    "variance_scaling_initializer", "zeros_initializer",
 ]
 
 _TRUNCATED_STDDEV = 0.87962566103423978
@@ -165,6 +168,34 @@ class GlorotNormal(VarianceScaling):
         super().__init__(1.0, "fan_avg", "truncated_normal", seed, dtype)
 
 
+class Orthogonal(_Seeded):
+    """A (semi-)orthogonal matrix times `gain` (Saxe et al. 2014), as TF makes it: the shape
+    flattened to [rows, last dim], the Q of a normal draw's QR decomposition, its columns'
+    signs fixed by R's diagonal so the result is uniform over orthogonal matrices."""
+
+    def __init__(self, gain: float = 1.0, seed: int | None = None,
+                 dtype: Any = _dtypes.float32) -> None:
+        super().__init__(seed, dtype)
+        self.gain = gain
+
+    def _generate(self, shape: tuple[int, ...], dtype: _dtypes.DType) -> Tensor:
+        from engine.ops import linalg_ops, math_ops, reduction_ops
+
+        if len(shape) < 2:
+            raise ValueError(f"The tensor to initialize must be at least two-dimensional, got "
+                             f"shape {list(shape)}.")
+        rows, cols = math.prod(shape[:-1]), shape[-1]
+        draw = random_ops.random_normal((max(rows, cols), min(rows, cols)), dtype=dtype,
+                                        seed=self.seed)
+        q, r = linalg_ops.qr(draw)
+        identity = array_ops.constant(np.eye(min(rows, cols)), dtype)
+        diagonal = reduction_ops.reduce_sum(r * identity, 0)
+        q = q * math_ops.sign(diagonal)
+        if rows < cols:
+            q = array_ops.transpose(q)
+        return array_ops.reshape(q * self.gain, shape)
+
+
 def he_normal(seed: int | None = None) -> VarianceScaling:
     return VarianceScaling(2.0, "fan_in", "truncated_normal", seed)
 
@@ -191,6 +222,7 @@ random_uniform_initializer = random_uniform = RandomUniform
 variance_scaling_initializer = variance_scaling = VarianceScaling
 glorot_uniform_initializer = glorot_uniform = GlorotUniform
 glorot_normal_initializer = glorot_normal = GlorotNormal
+orthogonal_initializer = orthogonal = Orthogonal
 # `tf.initializers.global_variables()` etc.: the ops that run variables' initializers.
 global_variables = _variables.global_variables_initializer
 local_variables = _variables.local_variables_initializer
@@ -200,8 +232,8 @@ _BY_NAME: dict[str, Callable[[], Initializer]] = {
     "zeros": Zeros, "ones": Ones, "constant": Constant, "random_normal": RandomNormal,
     "truncated_normal": TruncatedNormal, "random_uniform": RandomUniform,
     "variance_scaling": VarianceScaling, "glorot_uniform": GlorotUniform,
-    "glorot_normal": GlorotNormal, "he_normal": he_normal, "he_uniform": he_uniform,
-    "lecun_normal": lecun_normal, "lecun_uniform": lecun_uniform,
+    "glorot_normal": GlorotNormal, "orthogonal": Orthogonal, "he_normal": he_normal,
+    "he_uniform": he_uniform, "lecun_normal": lecun_normal, "lecun_uniform": lecun_uniform,
 }
 
 

@@ -51,8 +51,14 @@ def _linear(x: Any) -> Any:
 
 # Keras's activation names (tf.keras.activations re-exports them); here, not under
 # engine.keras, so that importing tf.layers does not import tf.keras.
+def _hard_sigmoid(x: Tensor) -> Tensor:
+    """Keras's piecewise-linear sigmoid: clip(0.2 x + 0.5, 0, 1)."""
+    return math_ops.clip_by_value(0.2 * x + 0.5, 0.0, 1.0)
+
+
 ACTIVATIONS: dict[str, Callable[..., Any]] = {
-    "elu": nn_ops.elu, "linear": _linear, "relu": nn_ops.relu, "selu": nn_ops.selu,
+    "elu": nn_ops.elu, "hard_sigmoid": _hard_sigmoid, "linear": _linear, "relu": nn_ops.relu,
+    "selu": nn_ops.selu,
     "sigmoid": nn_ops.sigmoid, "softmax": _softmax, "softplus": nn_ops.softplus,
     "softsign": nn_ops.softsign, "tanh": nn_ops.tanh,
 }
@@ -188,7 +194,9 @@ class Layer:
                 self.build(shapes if listed else shapes[0])
                 self.built = True
             out = self.call(xs if listed else xs[0], training)
-        self.input_shape, self.output_shape = shapes if listed else shapes[0], out.static_shape
+        self.input_shape = shapes if listed else shapes[0]
+        self.output_shape = [o.static_shape for o in out] if isinstance(out, list | tuple) \
+            else out.static_shape  # several outputs: an RNN's return_state
         return out
 
     apply = __call__

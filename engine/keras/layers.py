@@ -1,6 +1,7 @@
 """`tf.keras.layers`: the tf.layers classes (one implementation, as in TF 1.x) made callable
 on Keras tensors, plus the Keras-only layers: Input/InputLayer, Activation, Reshape, the merge
-layers (Concatenate, Add, ...), Embedding, global pooling, LeakyReLU/ReLU/Softmax and Lambda.
+layers (Concatenate, Add, ...), Embedding, global pooling, LeakyReLU/ReLU/Softmax, Lambda, and
+the recurrent SimpleRNN, LSTM and GRU (engine/keras/recurrent.py).
 
 A call on tensors of `tf.keras.Input` is recorded (engine/keras/backend.py) so that
 `tf.keras.Model(inputs, outputs)` can find its layers; on any other tensor a layer works as
@@ -29,9 +30,10 @@ __all__ = [
     "Activation", "Add", "Average", "AveragePooling2D", "AvgPool2D", "BatchNormalization",
     "Concatenate", "Conv2D", "Convolution2D", "Dense", "Dropout", "Embedding", "Flatten",
     "GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAvgPool1D", "GlobalAvgPool2D",
-    "GlobalMaxPool2D", "GlobalMaxPooling2D", "Input", "InputLayer", "Lambda", "Layer",
-    "LeakyReLU", "MaxPool2D", "MaxPooling2D", "Maximum", "Multiply", "ReLU", "Reshape",
-    "Softmax", "Subtract", "add", "average", "concatenate", "maximum", "multiply", "subtract",
+    "GRU", "GlobalMaxPool2D", "GlobalMaxPooling2D", "Input", "InputLayer", "LSTM", "Lambda",
+    "Layer", "LeakyReLU", "MaxPool2D", "MaxPooling2D", "Maximum", "Multiply", "ReLU", "Reshape",
+    "SimpleRNN", "Softmax", "Subtract", "add", "average", "concatenate", "maximum", "multiply",
+    "subtract",
 ]
 
 
@@ -383,3 +385,7 @@ class Lambda(Layer):
 
     def call(self, inputs: Any, training: Any) -> Tensor:
         return convert_to_tensor(self.function(inputs, **self.arguments))
+
+
+# The recurrent layers live in their own module, built on the Layer above.
+from engine.keras.recurrent import GRU, LSTM, SimpleRNN  # noqa: E402

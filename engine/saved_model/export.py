@@ -136,6 +136,10 @@ def _check_servable(op: Operation) -> None:
         raise ValueError(f"{where}: a served graph has no control flow. Build the serving "
                          f"graph without the tf.cond (for a training switch, pass "
                          f"training=False as a Python bool) and export that.")
+    if op.type == "While":
+        raise ValueError(f"{where}: a served graph has no control flow yet, so models with "
+                         f"tf.while_loop (dynamic_rnn, Keras's LSTM/GRU/SimpleRNN) cannot be "
+                         f"exported; static_rnn over a fixed number of steps can.")
     if lookup(op.type).stateful:
         raise ValueError(f"{where}, which is stateful (random draws or variable updates); a "
                          f"served graph must be deterministic and free of side effects.")
