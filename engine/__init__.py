@@ -5,6 +5,7 @@ when ops are placed on '/gpu:N' and CuPy is installed.
 """
 
 from engine import (
+    app,
     contrib,
     data,
     errors,
@@ -83,6 +84,8 @@ from engine.variables import (
 )
 
 __version__ = "0.1.0"
+
+flags = app.flags  # `tf.flags`, as `tf.app.flags`
 
 
 def name_scope(name: str | None, default_name: str | None = None, values: object = None):
