@@ -53,12 +53,17 @@ def _model_row(session: Session, project: str, name: str) -> models.Model:
 
 def _version_row(session: Session, project: str, model: str,
                  name: str) -> tuple[models.Model, models.Version]:
-    model_row = _model_row(session, project, model)
-    row = session.scalar(select(models.Version).where(models.Version.model_pk == model_row.id,
-                                                      models.Version.name == name))
-    if row is None:
+    """The model and version rows, read in one statement: a version becoming READY and its
+    model's default are written together, and two reads could see one without the other."""
+    found = session.execute(
+        select(models.Model, models.Version)
+        .join(models.Version, models.Version.model_pk == models.Model.id)
+        .where(models.Model.project == project, models.Model.name == model,
+               models.Version.name == name)).one_or_none()
+    if found is None:
+        _model_row(session, project, model)  # raises when it is the model that is missing
         raise NotFound(f"version {name[:200]!r} of model {model!r} not found")
-    return model_row, row
+    return found[0], found[1]
 
 
 def create_model(session: Session, project: str, request: schemas.ModelCreate) -> schemas.Model:
