@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import builtins
 import itertools
+import threading
+import weakref
 from collections.abc import Callable, Sequence
 from collections.abc import Iterator as Stream
 from typing import Any
@@ -23,7 +25,7 @@ import numpy as np
 
 from engine import dtypes as _dtypes
 from engine import errors
-from engine.graph import Operation, Tensor, convert_to_tensor, get_default_graph
+from engine.graph import Graph, Operation, Tensor, convert_to_tensor, get_default_graph
 from engine.registry import ExecContext, Kernel, OpDef, Spec, register
 from engine.shapes import Shape, TensorShape
 
@@ -70,15 +72,19 @@ class _Env:
         to_host = self.ctx.backend.to_host
         return lambda element: [to_host(v) for v in run(*element, *bound)]
 
-    def rng(self, owner: Any, seed: int | None, restart: bool) -> np.random.Generator:
+    def rng(self, owner: Any, seed: int | None, restart: bool,
+            ordinal: int = 0) -> np.random.Generator:
         """`owner`'s random stream for this pass of the iterator: continued from the last
         pass, or (`restart`) the same stream again. Seeded from the graph seed and `seed`
-        when either is set (repeatable), else from fresh entropy drawn once per start."""
+        when either is set (repeatable), else from fresh entropy drawn once per start. With
+        a graph seed alone, `ordinal` (the owner's number among the graph's shuffles) stands
+        for `seed`, as TF gives each op its own seed: two shuffles are not permuted alike."""
         if owner not in self.seeds:
             graph_seed = self.op.graph.seed
+            own = ordinal if seed is None else seed
             self.seeds[owner] = np.random.SeedSequence().entropy \
                 if seed is None and graph_seed is None else \
-                [int(graph_seed or 0) & 0xFFFFFFFF, int(seed or 0) & 0xFFFFFFFF]
+                [int(graph_seed or 0) & 0xFFFFFFFF, int(own) & 0xFFFFFFFF]
         if restart or owner not in self.rngs:
             self.rngs[owner] = np.random.default_rng(self.seeds[owner])
         return self.rngs[owner]
@@ -124,9 +130,12 @@ class Dataset(_Described):
         specs, rows = [], set()
         for leaf in leaves:
             shape = leaf.static_shape
-            if not shape:
+            if shape == ():
                 raise ValueError(f"from_tensor_slices: {leaf.name} is a scalar; every "
                                  f"component needs a first dimension to slice.")
+            if shape is None:  # unknown rank (a placeholder without a shape): checked when fed
+                specs.append((leaf.dtype, None))
+                continue
             specs.append((leaf.dtype, shape[1:]))
             rows.add(shape[0])
         rows.discard(None)
@@ -135,7 +144,12 @@ class Dataset(_Described):
                              f"dimensions {sorted(rows)}; they must all be the same.")
 
         def make(env: _Env) -> Stream[Element]:
-            arrays = [env.values[t] for t in leaves]
+            arrays = [np.asarray(env.values[t]) for t in leaves]
+            for t, a in builtins.zip(leaves, arrays, strict=True):
+                if a.ndim == 0:
+                    raise errors.InvalidArgumentError(
+                        None, env.op, f"from_tensor_slices: {t.name} was given a scalar; "
+                                      f"every component needs a first dimension to slice.")
             count = {len(a) for a in arrays}
             if len(count) > 1:
                 raise errors.InvalidArgumentError(
@@ -201,14 +215,15 @@ class Dataset(_Described):
 
         return self._derived(make, fn.captured)
 
-    def batch(self, batch_size: int, drop_remainder: bool = False) -> Dataset:
+    def batch(self, batch_size: Any, drop_remainder: bool = False) -> Dataset:
         """Consecutive elements stacked along a new first dimension (the last batch may be
         smaller unless `drop_remainder`)."""
-        size = _positive(batch_size, "batch_size")
-        first = size if drop_remainder else None
+        given = _count(batch_size, "batch_size", 1)
+        first = given if drop_remainder and isinstance(given, int) else None
         specs = [(dt, None if shape is None else (first, *shape)) for dt, shape in self.specs]
 
         def make(env: _Env) -> Stream[Element]:
+            size = _counted(env, given, "batch_size", 1)
             source = self._make(env)
             while rows := list(itertools.islice(source, size)):
                 if len(rows) < size and drop_remainder:
@@ -220,16 +235,19 @@ class Dataset(_Described):
                         None, env.op, f"batch: elements of different shapes cannot be "
                                       f"stacked ({e}); pad them first") from None
 
-        return Dataset(self.structure, specs, make, self._captured)
+        return Dataset(self.structure, specs, make, [*self._captured, *_tensors(given)])
 
-    def shuffle(self, buffer_size: int, seed: int | None = None,
-                reshuffle_each_iteration: bool = True) -> Dataset:
+    def shuffle(self, buffer_size: Any, seed: int | None = None,
+                reshuffle_each_iteration: bool | None = None) -> Dataset:
         """Elements in random order, drawn from a buffer of `buffer_size` (TF's algorithm:
-        the buffer is filled, then each output is replaced by the next input)."""
-        size = _positive(buffer_size, "buffer_size")
+        the buffer is filled, then each output is replaced by the next input); a new order
+        each pass unless `reshuffle_each_iteration` is False (None, TF's default: True)."""
+        given = _count(buffer_size, "buffer_size", 1)
+        ordinal = _next_ordinal(get_default_graph())
 
         def make(env: _Env) -> Stream[Element]:
-            rng = env.rng(make, seed, restart=not reshuffle_each_iteration)
+            size = _counted(env, given, "buffer_size", 1)
+            rng = env.rng(make, seed, reshuffle_each_iteration is False, ordinal)
             buffer: list[Element] = []
             for element in self._make(env):
                 if len(buffer) < size:
@@ -241,16 +259,15 @@ class Dataset(_Described):
             while buffer:
                 yield buffer.pop(int(rng.integers(len(buffer))))
 
-        return self._derived(make)
+        return self._derived(make, _tensors(given))
 
-    def repeat(self, count: int | None = None) -> Dataset:
+    def repeat(self, count: Any = None) -> Dataset:
         """The elements `count` times over (None or -1: without end)."""
-        times = None if count is None or count == -1 else int(count)
-        if times is not None and times < 0:
-            raise ValueError(f"repeat count must be >= -1, got {count}.")
+        given = _count(-1 if count is None else count, "repeat count", -1)
 
         def make(env: _Env) -> Stream[Element]:
-            passes = itertools.count() if times is None else builtins.range(times)
+            times = _counted(env, given, "repeat count", -1)
+            passes = itertools.count() if times == -1 else builtins.range(times)
             for _ in passes:
                 empty = True
                 for element in self._make(env):
@@ -259,16 +276,27 @@ class Dataset(_Described):
                 if empty:
                     return
 
-        return self._derived(make)
+        return self._derived(make, _tensors(given))
 
-    def take(self, count: int) -> Dataset:
+    def take(self, count: Any) -> Dataset:
         """The first `count` elements (-1: all)."""
-        return self._derived(lambda env: itertools.islice(
-            self._make(env), None if count == -1 else int(count)))
+        given = _count(count, "take count", -1)
 
-    def skip(self, count: int) -> Dataset:
-        """All but the first `count` elements."""
-        return self._derived(lambda env: itertools.islice(self._make(env), int(count), None))
+        def make(env: _Env) -> Stream[Element]:
+            n = _counted(env, given, "take count", -1)
+            return itertools.islice(self._make(env), None if n == -1 else n)
+
+        return self._derived(make, _tensors(given))
+
+    def skip(self, count: Any) -> Dataset:
+        """All but the first `count` elements (-1: skips them all, as in TF)."""
+        given = _count(count, "skip count", -1)
+
+        def make(env: _Env) -> Stream[Element]:
+            n = _counted(env, given, "skip count", -1)
+            return iter(()) if n == -1 else itertools.islice(self._make(env), n, None)
+
+        return self._derived(make, _tensors(given))
 
     def cache(self, filename: str = "") -> Dataset:
         """The first pass's elements, replayed on later passes (random maps drawn once)."""
@@ -352,6 +380,22 @@ class Iterator(_Described):
         return rebuild_structure(self.structure, op.outputs)
 
 
+class _Position:
+    """Where an iterator is in a pass (kept per Session, like a variable's value). Threads
+    running get_next in one Session take turns: a Python generator refuses to be advanced
+    by two at once, and TF's iterators hand each element to one caller."""
+
+    __slots__ = ("lock", "source")
+
+    def __init__(self, source: Stream[Element]) -> None:
+        self.source, self.lock = source, threading.Lock()
+
+    def next(self) -> Element | None:
+        """The next element, or None at the end of the pass."""
+        with self.lock:
+            return next(self.source, None)
+
+
 @register
 class MakeIterator(OpDef):
     """Starts an iterator's pass over a dataset in this Session (inputs: the outside tensors
@@ -369,7 +413,7 @@ class MakeIterator(OpDef):
 
         def start(*values: Any) -> None:
             env = _Env(ctx, captured, [ctx.backend.to_host(v) for v in values], op)
-            ctx.variables[key] = dataset._make(env)
+            ctx.variables[key] = _Position(dataset._make(env))
 
         return start
 
@@ -391,8 +435,8 @@ class IteratorGetNext(OpDef):
         single = len(op.outputs) == 1
 
         def get_next(*values: Any) -> Any:
-            source = ctx.variables.get(key)
-            if source is None:
+            position = ctx.variables.get(key)
+            if position is None:
                 if dataset is None:
                     raise errors.FailedPreconditionError(
                         None, op, "GetNext() failed because the iterator has not been "
@@ -400,14 +444,24 @@ class IteratorGetNext(OpDef):
                                   "operation for this iterator before getting the next "
                                   "element.")
                 env = _Env(ctx, captured, [ctx.backend.to_host(v) for v in values], op)
-                source = ctx.variables[key] = dataset._make(env)
-            element = next(source, None)
+                # the first of several threads starting a one-shot iterator wins
+                position = ctx.variables.setdefault(key, _Position(dataset._make(env)))
+            element = position.next()
             if element is None:
                 raise errors.OutOfRangeError(None, op, "End of sequence")
             out = tuple(from_host(np.asarray(v)) for v in element)
             return out[0] if single else out
 
         return get_next
+
+
+_ORDINALS: weakref.WeakKeyDictionary[Graph, itertools.count[int]] = weakref.WeakKeyDictionary()
+
+
+def _next_ordinal(graph: Graph) -> int:
+    """0, 1, 2, ... for the shuffles made in `graph`: the same numbers when the graph is
+    built again, so a graph seed repeats every shuffle's order."""
+    return next(_ORDINALS.setdefault(graph, itertools.count()))
 
 
 # -- nested structures --------------------------------------------------------------------------
@@ -459,7 +513,35 @@ def _nest(structure: Any, parts: list[Dataset]) -> Any:
     return flatten_structure(rebuild_structure(structure, markers), [])
 
 
-def _positive(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{what} must be a positive Python int, got {value!r}.")
+def _count(value: Any, what: str, least: int) -> int | Tensor:
+    """A size or count given to a transformation: a Python int, checked now, or an integer
+    scalar tensor (a placeholder fed with the initializer, say), read when the iterator
+    starts, as TF 1.x allows."""
+    if isinstance(value, Tensor) or hasattr(value, "_as_graph_element"):
+        tensor = convert_to_tensor(value)
+        if not tensor.dtype.is_integer or tensor.static_shape not in (None, ()):
+            raise TypeError(f"{what} must be an integer scalar, got {tensor.name} of "
+                            f"{tensor.dtype.name} and shape {tensor.shape}.")
+        return tensor
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < least:
+        wanted = "a positive Python int" if least == 1 else f"a Python int >= {least}"
+        raise ValueError(f"{what} must be {wanted} or an integer scalar tensor, got "
+                         f"{value!r}.")
     return int(value)
+
+
+def _counted(env: _Env, count: int | Tensor, what: str, least: int) -> int:
+    """The value of a `_count` for this pass: a tensor's value from when the iterator
+    started, checked as `_count` checks an int (an InvalidArgumentError, as in TF)."""
+    if not isinstance(count, Tensor):
+        return count
+    value = int(np.asarray(env.values[count]))
+    if value < least:
+        raise errors.InvalidArgumentError(None, env.op, f"{what} must be >= {least}, got "
+                                                        f"{value}")
+    return value
+
+
+def _tensors(count: int | Tensor) -> list[Tensor]:
+    """The tensors a dataset reads for a `_count`: evaluated when its iterator starts."""
+    return [count] if isinstance(count, Tensor) else []

@@ -286,8 +286,10 @@ _SUMMATIONS = ("trapezoidal", "careful_interpolation", "minoring", "majoring")
 
 
 def _thresholds(num_thresholds: Any, thresholds: Any) -> list[float]:
+    """The thresholds in increasing order, as TF sorts them: the Riemann sums over adjacent
+    pairs assume the curve's points come in threshold order."""
     if thresholds is not None:
-        inner = [float(t) for t in np.asarray(thresholds, dtype=np.float64).reshape(-1)]
+        inner = sorted(float(t) for t in np.asarray(thresholds, dtype=np.float64).reshape(-1))
     else:
         n = int_arg(num_thresholds, "num_thresholds")
         if n < 2:

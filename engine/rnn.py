@@ -56,8 +56,10 @@ class RNNCell:
 
     default_name = "rnn_cell"
 
-    def __init__(self, name: str | None = None, reuse: Any = None, num_units: int = 0) -> None:
+    def __init__(self, name: str | None = None, reuse: Any = None, num_units: int = 0,
+                 dtype: Any = None) -> None:
         self._name, self._reuse, self._units = name, reuse, int(num_units)
+        self._dtype = None if dtype is None else _dtypes.as_dtype(dtype)
         self._built = False
 
     @property
@@ -81,15 +83,18 @@ class RNNCell:
 
     def __call__(self, inputs: Any, state: Any, scope: Any = None) -> tuple[Tensor, Any]:
         inputs = convert_to_tensor(inputs)
-        with variable_scope(scope or self._name, default_name=self.default_name,
-                            reuse=self._reuse):
+        name = scope or self._name
+        if name is None and self._reuse:  # as TF's layers: a reusing cell's scope is its
+            name = self.default_name      # plain name, where the first cell made its weights
+        with variable_scope(name, default_name=self.default_name, reuse=self._reuse):
             if not self._built:
                 depth = inputs.static_shape[-1] if inputs.static_shape else None
                 if depth is None:
                     raise ValueError(f"{type(self).__name__}: the last dimension of the "
                                      f"inputs must be known, got shape {inputs.shape}.")
-                with variable_scope(get_variable_scope(), dtype=inputs.dtype):
-                    self.build(depth)  # variables of the inputs' dtype, as TF's cells
+                # variables of the cell's dtype if given, else the inputs', as TF's cells
+                with variable_scope(get_variable_scope(), dtype=self._dtype or inputs.dtype):
+                    self.build(depth)
                 self._built = True
             return self.step(inputs, state)
 
@@ -115,8 +120,8 @@ class BasicRNNCell(RNNCell):
     default_name = "basic_rnn_cell"
 
     def __init__(self, num_units: int, activation: Callable[[Tensor], Tensor] | None = None,
-                 reuse: Any = None, name: str | None = None) -> None:
-        super().__init__(name, reuse, num_units)
+                 reuse: Any = None, name: str | None = None, dtype: Any = None) -> None:
+        super().__init__(name, reuse, num_units, dtype)
         self._act = _activation(activation)
 
     def build(self, input_depth: int) -> None:
@@ -137,8 +142,9 @@ class GRUCell(RNNCell):
 
     def __init__(self, num_units: int, activation: Callable[[Tensor], Tensor] | None = None,
                  reuse: Any = None, kernel_initializer: Any = None,
-                 bias_initializer: Any = None, name: str | None = None) -> None:
-        super().__init__(name, reuse, num_units)
+                 bias_initializer: Any = None, name: str | None = None,
+                 dtype: Any = None) -> None:
+        super().__init__(name, reuse, num_units, dtype)
         self._act = _activation(activation)
         self._kernel_init, self._bias_init = kernel_initializer, bias_initializer
 
@@ -175,10 +181,16 @@ class LSTMCell(RNNCell):
     def __init__(self, num_units: int, use_peepholes: bool = False,
                  cell_clip: float | None = None, initializer: Any = None,
                  num_proj: int | None = None, proj_clip: float | None = None,
+                 num_unit_shards: int | None = None, num_proj_shards: int | None = None,
                  forget_bias: float = 1.0, state_is_tuple: bool = True,
                  activation: Callable[[Tensor], Tensor] | None = None, reuse: Any = None,
-                 name: str | None = None) -> None:
-        super().__init__(name, reuse, num_units)
+                 name: str | None = None, dtype: Any = None) -> None:
+        """TF 1.x's signature and argument order; the deprecated shard counts (partitioned
+        weights) must be left as None."""
+        super().__init__(name, reuse, num_units, dtype)
+        if num_unit_shards is not None or num_proj_shards is not None:
+            raise ValueError("num_unit_shards and num_proj_shards (partitioned weights) are "
+                             "not supported: leave them None.")
         if not state_is_tuple:
             raise ValueError("state_is_tuple=False (a concatenated state) is deprecated in "
                              "TF 1.x and not supported: use the LSTMStateTuple state.")
@@ -234,9 +246,9 @@ class BasicLSTMCell(LSTMCell):
 
     def __init__(self, num_units: int, forget_bias: float = 1.0, state_is_tuple: bool = True,
                  activation: Callable[[Tensor], Tensor] | None = None, reuse: Any = None,
-                 name: str | None = None) -> None:
+                 name: str | None = None, dtype: Any = None) -> None:
         super().__init__(num_units, forget_bias=forget_bias, state_is_tuple=state_is_tuple,
-                         activation=activation, reuse=reuse, name=name)
+                         activation=activation, reuse=reuse, name=name, dtype=dtype)
 
 
 class MultiRNNCell(RNNCell):
@@ -339,7 +351,11 @@ def dynamic_rnn(cell: RNNCell, inputs: Any, sequence_length: Any = None,
     with variable_scope(scope or "rnn"):
         steps = inputs if time_major else array_ops.transpose(inputs, [1, 0, 2])
         shape = array_ops.shape(steps)
-        count, batch = shape[0], shape[1]
+        known = steps.static_shape or (None, None, None)
+        count = shape[0]
+        # the batch size as a Python int where the inputs' shape gives it (TF's best-effort
+        # batch size), so the state and the outputs keep it in their static shapes
+        batch = shape[1] if known[1] is None else known[1]
         state = _initial_state(cell, batch, initial_state, dtype)
         lengths = None if sequence_length is None else math_ops.cast(
             convert_to_tensor(sequence_length), _dtypes.int32)
@@ -358,11 +374,12 @@ def dynamic_rnn(cell: RNNCell, inputs: Any, sequence_length: Any = None,
             grown = array_ops.concat([outputs, array_ops.expand_dims(output, 0)], 0)
             return [t + 1, grown, *_flat(new)]
 
-        shapes = [(), (None, steps.static_shape[1] if steps.static_shape else None,
-                       cell.output_size), *(s.static_shape for s in flat_state)]
+        shapes = [(), (None, known[1], cell.output_size),
+                  *(s.static_shape for s in flat_state)]
         _, outputs, *final = while_loop(
             lambda t, *_: t < count, body, [array_ops.constant(0), empty, *flat_state],
             shape_invariants=[TensorShape(s) for s in shapes])
+        outputs.set_shape([known[0], known[1], cell.output_size])  # one row per step
         if not time_major:
             outputs = array_ops.transpose(outputs, [1, 0, 2])
         return outputs, _rebuild(state, final)
@@ -411,14 +428,16 @@ def bidirectional_dynamic_rnn(cell_fw: RNNCell, cell_bw: RNNCell, inputs: Any,
     inputs = convert_to_tensor(inputs)
     axis = 0 if time_major else 1
     with variable_scope(scope or "bidirectional_rnn"):
-        with variable_scope("fw"):
+        # each direction's dynamic_rnn re-enters its scope, as TF's does: the variables are
+        # 'bidirectional_rnn/fw/lstm_cell/kernel', the names TF checkpoints hold
+        with variable_scope("fw") as fw_scope:
             out_fw, state_fw = dynamic_rnn(cell_fw, inputs, sequence_length, initial_state_fw,
-                                           dtype, time_major=time_major, scope="fw")
-        with variable_scope("bw"):
+                                           dtype, time_major=time_major, scope=fw_scope)
+        with variable_scope("bw") as bw_scope:
             reverse = _reverser(inputs, sequence_length, axis)
             out_bw, state_bw = dynamic_rnn(cell_bw, reverse(inputs), sequence_length,
                                            initial_state_bw, dtype, time_major=time_major,
-                                           scope="bw")
+                                           scope=bw_scope)
             out_bw = reverse(out_bw)
     return (out_fw, out_bw), (state_fw, state_bw)
 

@@ -398,8 +398,9 @@ class Session:
             plan.ops.append(op)
         for e in elements:
             if isinstance(e, Tensor) and e.dtype == variant and fetch is None:
-                raise TypeError(f"Fetch argument {e.name} holds a tf.cond's internal state, "
-                                f"not a value: fetch the cond's other outputs.")
+                raise TypeError(f"Fetch argument {e.name} holds the internal state of a "
+                                f"{'tf.while_loop' if e.op.type == 'While' else 'tf.cond'}, "
+                                f"not a value: fetch its other outputs.")
             plan.fetch_slots.append(None if isinstance(e, Operation) else slots[e])
             if isinstance(e, Tensor) and slots[e] in fresh and slot_backend[slots[e]] is cpu \
                     and e.static_shape:  # a known rank >= 1: an ndarray, never a scalar

@@ -15,6 +15,7 @@ gets the name scope 'tower_1', as in TF, while its variables stay under 'tower/'
 from __future__ import annotations
 
 import enum
+import inspect
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
@@ -309,20 +310,46 @@ def get_variable(name: str, shape: Any = None, dtype: Any = None, initializer: A
                              f"'{want.name}' don't match.")
     full = f"{scope.name}/{name}" if scope.name else name
     kwargs: dict[str, Any] = {
-        "shape": shape, "dtype": want or scope.dtype,
+        "name": full, "shape": shape, "dtype": want or scope.dtype,
         "initializer": initializer if initializer is not None else scope.initializer,
         "regularizer": regularizer if regularizer is not None else scope.regularizer,
         "reuse": scope.reuse, "trainable": trainable, "collections": collections,
-        "validate_shape": validate_shape,
-        "constraint": constraint if constraint is not None else scope.constraint,
+        "caching_device": caching_device, "partitioner": None,
+        "validate_shape": validate_shape, "use_resource": use_resource,
     }
+    constraint = constraint if constraint is not None else scope.constraint
 
-    def store_getter(name: str, **kw: Any) -> Variable:
-        return stored_variable(graph, name, **kw)
+    def store_getter(name: str, shape: Any = None, dtype: Any = _dtypes.float32,
+                     initializer: Any = None, regularizer: Callable[[Any], Any] | None = None,
+                     reuse: Reuse = None, trainable: bool | None = None,
+                     collections: Sequence[str] | None = None,
+                     caching_device: str | None = None, partitioner: Any = None,
+                     validate_shape: bool = True, use_resource: bool | None = None,
+                     constraint: Callable[[Tensor], Tensor] | None = None) -> Variable:
+        """TF's own getter, in its argument order: custom getters pass arguments on to it
+        by position as well as by keyword."""
+        if partitioner is not None:
+            raise ValueError("Partitioned variables are not supported: pass partitioner=None.")
+        return stored_variable(graph, name, shape=shape, dtype=dtype, initializer=initializer,
+                               regularizer=regularizer, reuse=reuse,
+                               trainable=trainable is not False, collections=collections,
+                               validate_shape=validate_shape, constraint=constraint)
 
     custom = custom_getter if custom_getter is not None else scope.custom_getter
-    getter = store_getter if custom is None else partial(custom, store_getter)
-    return getter(name=full, **kwargs)
+    if custom is None:
+        return store_getter(constraint=constraint, **kwargs)
+    if _takes_constraint(custom):  # as TF: only a getter that can take it gets `constraint`
+        kwargs["constraint"] = constraint
+    return custom(store_getter, **kwargs)  # TF names it `getter=`; by position, any name works
+
+
+def _takes_constraint(getter: Getter) -> bool:
+    """Whether a custom getter names a `constraint` parameter or takes any keyword."""
+    try:
+        parameters = inspect.signature(getter).parameters.values()
+    except (TypeError, ValueError):  # no signature to read (some builtins): TF passes it
+        return True
+    return any(p.name == "constraint" or p.kind is p.VAR_KEYWORD for p in parameters)
 
 
 def stored_variable(graph: Graph, name: str, shape: Any = None, dtype: Any = _dtypes.float32,

@@ -1433,15 +1433,15 @@ class BooleanMask(OpDef):
         return [((*s[:axis], None, *s[axis + len(m):]), tensor.dtype)]
 
     def kernel(self, op: Operation, ctx: ExecContext) -> Kernel:
-        lead = (builtins.slice(None),) * op.attrs["axis"]
+        attr_axis = op.attrs["axis"]  # negative only when the rank was unknown at build time
 
         def boolean_mask(tensor: Any, mask: Any) -> Any:
-            axis = len(lead)
-            if tensor.shape[axis:axis + mask.ndim] != mask.shape:
+            axis = _mask_axis(attr_axis, tensor.ndim)
+            if axis < 0 or tensor.shape[axis:axis + mask.ndim] != mask.shape:
                 raise ValueError(f"mask of shape {fmt(mask.shape)} does not match dims "
                                  f"{axis}..{axis + mask.ndim - 1} of the tensor of shape "
                                  f"{fmt(tensor.shape)}")
-            return tensor[(*lead, mask)]
+            return tensor[(builtins.slice(None),) * axis + (mask,)]
 
         return boolean_mask
 
@@ -1455,7 +1455,15 @@ class BooleanMaskGrad(_ScatterAddGrad):
     forward = "BooleanMask"
 
     def key(self, op: Operation, xp: Any, index: Any, ndim: int) -> tuple[Any, ...]:
-        return (builtins.slice(None),) * op.attrs["axis"] + tuple(xp.nonzero(index))
+        axis = _mask_axis(op.attrs["axis"], ndim)
+        return (builtins.slice(None),) * axis + tuple(xp.nonzero(index))
+
+
+def _mask_axis(axis: int, ndim: int) -> int:
+    """boolean_mask's first masked dim in a rank-`ndim` tensor: a negative `axis` (kept when
+    the rank was unknown at build time) counts from the end, so it must be resolved per run
+    rather than read as 0."""
+    return axis + ndim if axis < 0 else axis
 
 
 @register

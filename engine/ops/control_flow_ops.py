@@ -218,8 +218,10 @@ class Cond(OpDef):
                 values = (*(state.values.get(t) for t in restored), *values)
             run, count, kept = runs[index]
             results = run(*values)
-            return (*results[:count], _CondState(index, dict(zip(kept, results[count:],
-                                                                  strict=True))))
+            found = dict(zip(kept, results[count:], strict=True))
+            if restored:  # passed on: this gradient's own gradient reads them again
+                found = {**state.values, **found}
+            return (*results[:count], _CondState(index, found))
 
         return cond
 
@@ -255,11 +257,52 @@ def cond(pred: Any, true_fn: Any = None, false_fn: Any = None, strict: builtins.
          name: str | None = None, fn1: Any = None, fn2: Any = None) -> Any:
     """`true_fn()` if `pred` else `false_fn()`, deciding at run time: only the ops the taken
     function created run (tensors from outside that either branch reads are computed first).
-    Both functions must return the same structure of tensors with the same dtypes."""
+    Both functions must return the same structure of tensors with the same dtypes; unless
+    `strict`, a list or tuple of one item stands for that item (TF 1.x)."""
     if isinstance(pred, builtins.bool):
         raise TypeError("pred must not be a Python bool: use a boolean tensor (or an if).")
-    return _cond(pred, true_fn if true_fn is not None else fn1,
-                 false_fn if false_fn is not None else fn2, name or "cond")
+    true_fn = true_fn if true_fn is not None else fn1
+    false_fn = false_fn if false_fn is not None else fn2
+    if not strict:
+        true_fn, false_fn = _unpacking(true_fn), _unpacking(false_fn)
+    return _cond(pred, true_fn, false_fn, name or "cond")
+
+
+def _guarded_last(pairs: list[Any]) -> Any:
+    """TF 1.x's default for a case without one: the last function, run only after asserting
+    its predicate, so a run where no predicate holds fails instead of taking it anyway."""
+    from engine.ops.array_ops import stack
+    from engine.ops.logging_ops import Assert
+    from engine.session import flatten_structure, rebuild_structure
+
+    last, fn = pairs[-1]
+    if not callable(fn):
+        return fn  # _trace says what is wrong
+
+    def guarded() -> Any:
+        check = Assert(last, ["Input error: None of conditions evaluated as True:",
+                              stack([p for p, _ in pairs])])
+        with control_dependencies([check]):
+            leaves: list[Any] = []
+            structure = flatten_structure(fn(), leaves)
+            return rebuild_structure(structure, [group(leaf) if isinstance(leaf, Operation)
+                                                 else identity(leaf) for leaf in leaves])
+
+    return guarded
+
+
+def _unpacking(fn: Any) -> Any:
+    """`fn` whose result, a list or tuple of one item, becomes that item: TF 1.x's
+    non-strict cond and case (`lambda: [x]` gives x)."""
+    if not callable(fn):
+        return fn  # _trace says what is wrong
+
+    def call() -> Any:
+        result = fn()
+        single = isinstance(result, list | builtins.tuple) and len(result) == 1
+        return result[0] if single else result
+
+    return call
 
 
 def _cond(pred: Any, true_fn: Any, false_fn: Any, name: str,
@@ -288,7 +331,7 @@ def _cond(pred: Any, true_fn: Any, false_fn: Any, name: str,
         restored: list[Tensor] = []
         if forward is not None:
             state = forward.outputs[-1]
-            forward_ops = set().union(*(b.ops for b in forward.attrs["branches"]))
+            forward_ops = _carried(forward)
             restored = [t for t in outside if t.op in forward_ops]
             outside = {t: None for t in outside if t.op not in forward_ops}
             inputs.append(state)
@@ -298,19 +341,32 @@ def _cond(pred: Any, true_fn: Any, false_fn: Any, name: str,
     return rebuild_structure(true.structure, op.outputs[:-1])
 
 
+def _carried(op: Operation) -> set[Operation]:
+    """The ops whose tensors a cond's state carries: its branches', and for a gradient cond
+    that restores tensors also those its forward cond's state (its input 1) carries, so a
+    second derivative reads the forward branch's activations from there instead of running
+    its ops again outside it."""
+    found: set[Operation] = set()
+    while True:
+        found.update(*(b.ops for b in op.attrs["branches"]))
+        if not op.attrs["restored"]:
+            return found
+        op = op.inputs[1].op
+
+
 def case(pred_fn_pairs: Any, default: Any = None, exclusive: builtins.bool = False,
          strict: builtins.bool = False, name: str = "case") -> Any:
     """The function of the first true predicate (`exclusive`: exactly one may be true, checked
-    at run time), else `default`: nested tf.conds."""
+    at run time), else `default` (without one: the last function, failing the run when its
+    predicate is false too, as TF 1.x): nested tf.conds."""
     pairs = list(pred_fn_pairs.items() if isinstance(pred_fn_pairs, dict) else pred_fn_pairs)
+    if not strict:
+        pairs = [(p, _unpacking(f)) for p, f in pairs]
+        default = None if default is None else _unpacking(default)
     if not pairs:
         if default is None:
             raise ValueError("case needs at least one (pred, fn) pair or a default.")
         return default()
-    if default is None:
-        *pairs, (_, default) = pairs
-        if not pairs:
-            return default()
     if exclusive:  # more than one true predicate fails the run, naming how many
         from engine.ops.array_ops import stack
         from engine.ops.logging_ops import Assert
@@ -322,6 +378,11 @@ def case(pred_fn_pairs: Any, default: Any = None, exclusive: builtins.bool = Fal
                                               "predicate is true:", true])
         with control_dependencies([check]):
             pairs = [(identity(p), f) for p, f in pairs]
+    if default is None:
+        default = _guarded_last(pairs)
+        pairs = pairs[:-1]
+        if not pairs:
+            return default()
 
     def chain(rest: list[Any]) -> Any:
         (pred, fn), tail = rest[0], rest[1:]
@@ -350,10 +411,32 @@ class _LoopState:
         self.history = history
 
 
+def _owned(op: Operation) -> frozenset[Operation]:
+    """The ops that run only inside `op`'s own sub-plans, fed by `op` itself: a cond's
+    branches, a loop's condition and body with the placeholders standing for its variables,
+    a loop gradient's step. No other plan can compute them."""
+    if op.type == "Cond":
+        return frozenset().union(*(b.ops for b in op.attrs["branches"]))
+    if op.type == "While":
+        loop = op.attrs["loop"]
+        return loop.cond.ops | loop.body.ops | {t.op for t in loop.inputs}
+    if op.type == "WhileGrad":
+        return op.attrs["step"].ops
+    return frozenset()
+
+
+def _nested(ops: frozenset[Operation]) -> frozenset[Operation]:
+    """The ops among `ops` owned by a cond or loop that is itself among them (any depth):
+    what they read from outside reaches them through that op's inputs or state."""
+    return frozenset().union(*(_owned(op) for op in ops))
+
+
 def _outside_reads(ops: frozenset[Operation], outputs: Sequence[Tensor]) -> list[Tensor]:
-    """Tensors from outside `ops` that they (or the results `outputs`) read, in order."""
+    """Tensors from outside `ops` that they (or the results `outputs`) read, in order. Reads
+    by ops of a nested cond or loop are left out: that op's own inputs or state bring them."""
     found: dict[Tensor, None] = {}
-    for op in sorted(ops, key=lambda o: o._id):
+    nested = _nested(ops)
+    for op in sorted(ops - nested, key=lambda o: o._id):
         found.update((t, None) for t in op.inputs if t.op not in ops)
     found.update((t, None) for t in outputs if t.op not in ops)
     return list(found)
@@ -367,39 +450,80 @@ def _outside_controls(ops: frozenset[Operation]) -> list[Operation]:
 
 def _read_later(op: Operation, inside: frozenset[Operation]) -> list[Tensor]:
     """Tensors made `inside` a subgraph that ops created after `op`, outside it, read (the
-    activations a gradient needs)."""
+    activations a gradient needs). Tensors of a cond or loop nested inside are not among
+    them: its sub-plans alone can make them, and its state carries them to its gradient."""
     later = op.graph.get_operations()[op._id + 1:]
+    top = inside - _nested(inside)
     return list(dict.fromkeys(t for other in later if other not in inside
-                              for t in other.inputs if t.op in inside))
+                              for t in other.inputs if t.op in top))
 
 
 @register
 class While(OpDef):
-    """Runs the body while the condition holds. Inputs: the initial loop values, then the
-    tensors from outside that condition or body read. Outputs: the final loop values, then
-    the state for the gradient (a history, recorded only when a gradient reads it)."""
+    """Runs the body while the condition holds. Inputs: the initial loop values, the tensors
+    from outside that condition or body read, then maximum_iterations when it is a tensor.
+    Outputs: the final loop values, then the state for the gradient (a history, recorded
+    only when a gradient reads it)."""
 
     stateful = True
 
     def infer(self, op: Operation) -> list[Spec]:
-        return [(t.static_shape, t.dtype) for t in op.attrs["loop"].inputs] + \
-            [((), _dtypes.variant)]
+        """The loop variables' shape invariants; checks the condition and the body against
+        them (for tf.while_loop and for a loaded snapshot alike)."""
+        loop = op.attrs["loop"]
+        test = loop.cond.outputs
+        if len(test) != 1 or not test[0].dtype.is_bool or test[0].static_shape not in (None, ()):
+            raise ValueError("cond must return one boolean scalar tensor.")
+        if len(loop.body.outputs) != len(loop.inputs) or len(op.inputs) < len(loop.inputs):
+            raise ValueError(f"body gives {len(loop.body.outputs)} results for "
+                             f"{len(loop.inputs)} loop variables.")
+        initial = op.inputs[:len(loop.inputs)]
+        for i, (t, var, out) in enumerate(zip(initial, loop.inputs, loop.body.outputs,
+                                              strict=True)):
+            inv = var.static_shape
+            if out.dtype != t.dtype or var.dtype != t.dtype:
+                raise TypeError(f"Loop variable {i} enters the loop as {t.dtype.name} and has "
+                                f"type {out.dtype.name} after one iteration.")
+            if not _fits(inv, t.static_shape):
+                raise ValueError(
+                    f"The shape invariant specified for loop variable {i} is not compatible "
+                    f"with the initial shape of the loop variable. It enters the loop with "
+                    f"shape {_shape_text(t.static_shape)}, but the specified shape invariant "
+                    f"is {_shape_text(inv)}.")
+            if not _fits(inv, out.static_shape):
+                raise ValueError(
+                    f"Loop variable {i} has shape {_shape_text(inv)} entering the loop, but "
+                    f"shape {_shape_text(out.static_shape)} after one iteration. Provide "
+                    f"shape invariants using the `shape_invariants` argument of tf.while_loop.")
+        return [(t.static_shape, t.dtype) for t in loop.inputs] + [((), _dtypes.variant)]
 
     def kernel(self, op: Operation, ctx: ExecContext) -> Kernel:
-        loop, limit = op.attrs["loop"], op.attrs["maximum_iterations"]
-        count = len(loop.inputs)
-        fed = [*loop.inputs, *op.inputs[count:]]
+        loop, fixed = op.attrs["loop"], op.attrs["maximum_iterations"]
+        guard = op.attrs.get("guard")  # a loaded snapshot's loops stop with an error there
+        count, fed_limit = len(loop.inputs), _fed_limit(op)
+        fed = [*loop.inputs, *_captured(op)]
         kept = _read_later(op, loop.body.ops)
         test = ctx.subplan(loop.cond.outputs, fed, set(loop.cond.ops))
         step = ctx.subplan([*loop.body.outputs, *kept], fed, set(loop.body.ops))
         record = any(op.outputs[-1] in other.inputs
                      for other in op.graph.get_operations()[op._id + 1:])
+        to_host = ctx.backend.to_host
 
         def run(*values: Any) -> builtins.tuple[Any, ...]:
+            limit = fixed
+            if fed_limit:
+                limit, values = int(to_host(values[-1])), values[:-1]
+                if limit < 0:
+                    raise errors.InvalidArgumentError(
+                        None, op, f"maximum_iterations must be >= 0, got {limit}")
             current, outside = values[:count], values[count:]
             history: list[builtins.tuple[Any, dict[Tensor, Any]]] = []
             done = 0
             while (limit is None or done < limit) and test(*current, *outside)[0]:
+                if guard is not None and done >= guard:
+                    raise errors.InvalidArgumentError(
+                        None, op, f"while loop '{op.name}' ran more than {guard} iterations, "
+                                  f"the most a served loop may run")
                 results = step(*current, *outside)
                 if record:
                     history.append((current, dict(zip(kept, results[count:], strict=True))))
@@ -414,7 +538,7 @@ class While(OpDef):
 
         loop = op.attrs["loop"]
         count = len(loop.inputs)
-        captured = list(op.inputs[count:])
+        captured = _captured(op)
         variables = [i for i, t in enumerate(loop.inputs) if t.dtype.is_floating]
         outside = [j for j, t in enumerate(captured) if t.dtype.is_floating]
         if not op.attrs["back_prop"] or not variables or all(grads[i] is None
@@ -443,12 +567,54 @@ class While(OpDef):
         return [by_input.get(i) for i in range(len(op.inputs))]
 
 
+def parts(op: Operation) -> builtins.tuple[list[Tensor], dict[str, Any]]:
+    """What a snapshot stores of a Cond or While op: a loop's variable placeholders, and its
+    subgraphs by name ('true_fn', 'false_fn' or 'cond', 'body'), each (ops, results)."""
+    if op.type == "Cond":
+        true, false = op.attrs["branches"]
+        return [], {"true_fn": (true.ops, true.outputs), "false_fn": (false.ops, false.outputs)}
+    loop = op.attrs["loop"]
+    return list(loop.inputs), {"cond": (loop.cond.ops, loop.cond.outputs),
+                               "body": (loop.body.ops, loop.body.outputs)}
+
+
+def from_parts(graph: Any, op_type: str, attrs: dict[str, Any], guard: int) -> dict[str, Any]:
+    """The attrs of a Cond or While op from a loaded snapshot's parts (names of nodes already
+    in `graph`); a loop is stopped with an error after `guard` iterations."""
+    def branch(key: str) -> _Branch:
+        sub = attrs[key]
+        return _Branch(frozenset(map(graph.get_operation_by_name, sub.ops)),
+                       list(map(graph.get_tensor_by_name, sub.outputs)), None)
+
+    if op_type == "Cond":
+        return {"branches": (branch("true_fn"), branch("false_fn")), "restored": []}
+    return {"loop": _Loop(list(map(graph.get_tensor_by_name, attrs["loop_vars"])),
+                          branch("cond"), branch("body")),
+            "maximum_iterations": attrs["maximum_iterations"], "fed_limit": attrs["fed_limit"],
+            "back_prop": False, "guard": guard}
+
+
+def _fed_limit(op: Operation) -> builtins.bool:
+    """Whether a While op's maximum_iterations is a tensor: then its last input."""
+    return builtins.bool(op.attrs.get("fed_limit"))
+
+
+def _captured(op: Operation) -> list[Tensor]:
+    """A While op's inputs from outside that its condition and body read."""
+    count = len(op.attrs["loop"].inputs)
+    return list(op.inputs[count:len(op.inputs) - _fed_limit(op)])
+
+
 @register
 class WhileGrad(OpDef):
     """Backpropagation through a while loop: the body's gradient run once per recorded
     iteration, last to first. Inputs: the loop's state, the gradients of its final float
     values, the loop's outside tensors. Outputs: the gradients of the initial float values,
     then of the float outside tensors (summed over iterations)."""
+
+    def grad(self, op: Operation, *grads: Tensor | None) -> list[Tensor | None]:
+        """As in TF 1.x: the recorded iterations are not themselves differentiable."""
+        raise TypeError("Second-order gradient for while loops not supported.")
 
     def infer(self, op: Operation) -> list[Spec]:
         width = len(op.attrs["arriving"])
@@ -488,22 +654,30 @@ def _fits(invariant: Any, shape: Any) -> builtins.bool:
 def while_loop(cond: Any, body: Any, loop_vars: Any, shape_invariants: Any = None,
                parallel_iterations: int = 10, back_prop: builtins.bool = True,
                swap_memory: builtins.bool = False, name: str | None = None,
-               maximum_iterations: int | None = None,
+               maximum_iterations: Any = None,
                return_same_structure: builtins.bool = False) -> Any:
-    """Repeat `loop_vars = body(*loop_vars)` while `cond(*loop_vars)` is true, at run time.
-    `body` returns the same structure of tensors with the same dtypes and shapes (a dimension
-    may change only where `shape_invariants` gives None). Differentiable with respect to
-    float loop values and to float tensors from outside that the body reads."""
+    """Repeat `loop_vars = body(*loop_vars)` while `cond(*loop_vars)` is true, at run time,
+    at most `maximum_iterations` times (a Python int or an integer scalar tensor). `body`
+    returns the same structure of tensors with the same dtypes and shapes (a dimension may
+    change only where `shape_invariants` gives None). Differentiable with respect to float
+    loop values and to float tensors from outside that the body reads."""
     from engine.ops.array_ops import placeholder
     from engine.session import flatten_structure, rebuild_structure
 
     if not callable(cond) or not callable(body):
         raise TypeError("cond and body must be callable.")
-    if maximum_iterations is not None and (isinstance(maximum_iterations, builtins.bool) or
-                                           not isinstance(maximum_iterations, int | np.integer)
-                                           or maximum_iterations < 0):
-        raise TypeError(f"maximum_iterations must be a non-negative Python int, got "
-                        f"{maximum_iterations!r}.")
+    if isinstance(maximum_iterations, Tensor) or hasattr(maximum_iterations, "_as_graph_element"):
+        maximum_iterations = convert_to_tensor(maximum_iterations)  # checked at run time
+        if not maximum_iterations.dtype.is_integer or \
+                maximum_iterations.static_shape not in (None, ()):
+            raise TypeError(f"maximum_iterations must be an integer scalar, got "
+                            f"{maximum_iterations.name} of {maximum_iterations.dtype.name} "
+                            f"and shape {_shape_text(maximum_iterations.static_shape)}.")
+    elif maximum_iterations is not None and (
+            isinstance(maximum_iterations, builtins.bool) or
+            not isinstance(maximum_iterations, int | np.integer) or maximum_iterations < 0):
+        raise TypeError(f"maximum_iterations must be a non-negative Python int or an integer "
+                        f"scalar tensor, got {maximum_iterations!r}.")
     single = not isinstance(loop_vars, list | builtins.tuple)
     given = [loop_vars] if single else loop_vars
     leaves: list[Any] = []
@@ -527,31 +701,22 @@ def while_loop(cond: Any, body: Any, loop_vars: Any, shape_invariants: Any = Non
                                                                             strict=True)]
         args = rebuild_structure(structure, inputs)
         test = _trace(graph, lambda: cond(*args), "cond")
-        if len(test.outputs) != 1 or not test.outputs[0].dtype.is_bool or \
-                test.outputs[0].static_shape not in (None, ()):
-            raise ValueError("cond must return one boolean scalar tensor.")
         step = _trace(graph, lambda: _as_list(body(*args), single), "body")
         shapes = [rebuild_structure(b.structure, [0] * len(b.outputs))
                   for b in (step, _Branch(frozenset(), inputs, structure))]
         if shapes[0] != shapes[1]:
             raise ValueError(f"body must return the structure of loop_vars: got {shapes[0]}, "
                              f"loop_vars are {shapes[1]} (0 marks a tensor).")
-        for i, (t, out, inv) in enumerate(zip(initial, step.outputs, invariants, strict=True)):
-            if out.dtype != t.dtype:
-                raise TypeError(f"Loop variable {i} enters the loop as {t.dtype.name} and has "
-                                f"type {out.dtype.name} after one iteration.")
-            if not _fits(inv, out.static_shape) or not _fits(inv, t.static_shape):
-                raise ValueError(
-                    f"Loop variable {i} has shape {_shape_text(inv)} entering the loop, but "
-                    f"shape {_shape_text(out.static_shape)} after one iteration. Provide "
-                    f"shape invariants using the `shape_invariants` argument of tf.while_loop.")
         inside = test.ops | step.ops
         captured = [t for t in _outside_reads(inside, step.outputs) if t not in inputs]
+        fed = isinstance(maximum_iterations, Tensor)
+        attrs = {"loop": _Loop(inputs, test, step), "back_prop": back_prop,
+                 "maximum_iterations": None if fed else maximum_iterations}
+        if fed:  # the limit is the last input
+            attrs["fed_limit"] = True
         with graph.control_dependencies(_outside_controls(inside)):
-            op = graph.create_op("While", [*initial, *captured],
-                                 {"loop": _Loop(inputs, test, step),
-                                  "maximum_iterations": maximum_iterations,
-                                  "back_prop": back_prop}, "While")
+            op = graph.create_op("While", [*initial, *captured, *([maximum_iterations] * fed)],
+                                 attrs, "While")
     results = rebuild_structure(structure, op.outputs[:-1])
     if single or (len(results) == 1 and not return_same_structure):
         return results[0]

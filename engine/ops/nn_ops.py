@@ -827,13 +827,16 @@ class Moments(OpDef):
         return [(shape, x.dtype), (shape, x.dtype)]
 
     def kernel(self, op: Operation, ctx: ExecContext) -> Kernel:
-        axes, keep = op.attrs["axes"], op.attrs["keep_dims"]
+        axes, keep, total = op.attrs["axes"], op.attrs["keep_dims"], ctx.backend.sum
 
         def moments(x: Any) -> tuple[Any, Any]:
-            mean = x.mean(axis=axes, keepdims=True)
+            # sums over a count: an empty input gives NaN (0/0) without numpy's mean warning
+            count = math.prod(x.shape[a] for a in axes)
+            mean = total(x, axis=axes, keepdims=True) / count
             d = x - mean
             d *= d
-            return mean if keep else mean.squeeze(axes), d.mean(axis=axes, keepdims=keep)
+            return mean if keep else mean.squeeze(axes), total(d, axis=axes,
+                                                               keepdims=keep) / count
 
         return moments
 

@@ -5,7 +5,8 @@ become Consts whose values go to the weights file (as do big Consts), Dropout be
 (inference is deterministic), and a PlaceholderWithDefault that is not an input keeps its
 default. Control dependencies are dropped: with no stateful op left, they order nothing. A
 graph that still needs anything stateful (random draws, variable updates), or an op outside
-the servable op set, is refused with a ValueError naming the op.
+the servable op set, is refused with a ValueError naming the op. A tf.cond or tf.while_loop
+(an RNN) is exported with the nodes of its subgraphs, which it names in its attrs.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from typing import Any
 import numpy as np
 
 from engine import dtypes as _dtypes
+from engine.dtypes import variant
 from engine.graph import Graph, Operation, Tensor
+from engine.ops import control_flow_ops
 from engine.registry import lookup
 from engine.saved_model import weights
 from engine.saved_model.format import (
@@ -108,8 +111,11 @@ def _live_inputs(op: Operation) -> tuple[Tensor, ...]:
 
 
 def _prune(fed: set[Tensor], fetched: dict[str, Tensor]) -> list[Operation]:
-    """The ops the fetched tensors need, given the fed ones, in creation (topological) order."""
+    """The ops the fetched tensors need, given the fed ones, in creation (topological) order;
+    a cond or loop brings what its subgraphs' results need, and a loop its variables'
+    placeholders."""
     kept: set[Operation] = set()
+    loop_vars: set[Operation] = set()
     pending = [t for t in fetched.values() if t not in fed]
     while pending:
         t = pending.pop()
@@ -119,9 +125,16 @@ def _prune(fed: set[Tensor], fetched: dict[str, Tensor]) -> list[Operation]:
                              f"'{op.name}', which has no inference-time meaning.")
         if op in kept:
             continue
-        _check_servable(op)
+        if op not in loop_vars:
+            _check_servable(op)
         kept.add(op)
         pending.extend(x for x in _live_inputs(op) if x not in fed)
+        if op.type in ("Cond", "While"):
+            variables, subgraphs = control_flow_ops.parts(op)
+            loop_vars.update(t.op for t in variables)
+            kept.update(t.op for t in variables)
+            pending.extend(t for _, outputs in subgraphs.values() for t in outputs
+                           if t not in fed)
     return sorted(kept, key=lambda o: o._id)
 
 
@@ -132,14 +145,10 @@ def _check_servable(op: Operation) -> None:
                          f"`inputs`, or give it a default (tf.placeholder_with_default).")
     if op.type in OPS or op.type in ("VariableV2", "Dropout"):
         return
-    if op.type == "Cond":
-        raise ValueError(f"{where}: a served graph has no control flow. Build the serving "
-                         f"graph without the tf.cond (for a training switch, pass "
-                         f"training=False as a Python bool) and export that.")
-    if op.type == "While":
-        raise ValueError(f"{where}: a served graph has no control flow yet, so models with "
-                         f"tf.while_loop (dynamic_rnn, Keras's LSTM/GRU/SimpleRNN) cannot be "
-                         f"exported; static_rnn over a fixed number of steps can.")
+    if op.type == "Cond" and op.attrs["restored"]:
+        raise ValueError(f"{where}, which is a gradient; serve the forward graph.")
+    if op.type in ("Cond", "While"):
+        return
     if lookup(op.type).stateful:
         raise ValueError(f"{where}, which is stateful (random draws or variable updates); a "
                          f"served graph must be deterministic and free of side effects.")
@@ -175,11 +184,30 @@ class _Exporter:
             self._const(op.name, np.asarray(value), inline=False)
         elif op.type == "Const":
             self._const(op.name, np.asarray(op.attrs["value"]), inline=True)
+        elif op.type in ("Cond", "While"):
+            self._control_flow(op)
         else:
             inputs = tuple(self.ref(t) for t in _live_inputs(op))
             dropout = op.type == "Dropout"
             self._node(op.name, "Identity" if dropout else op.type, inputs,
                        {} if dropout else op.attrs)
+
+    def _control_flow(self, op: Operation) -> None:
+        """A Cond or While: its subgraphs as the names of their exported nodes (exported
+        before it, as they were made before it) and of their results."""
+        variables, subgraphs = control_flow_ops.parts(op)
+        exported = set(self._names)
+        attrs: dict[str, Any] = {
+            key: {"ops": [o.name for o in sorted(ops, key=lambda o: o._id)
+                          if o.name in exported],
+                  "outputs": [self.ref(t) for t in outputs]}
+            for key, (ops, outputs) in subgraphs.items()}
+        if op.type == "While":
+            attrs["loop_vars"] = [self.ref(t) for t in variables]
+            attrs["maximum_iterations"] = op.attrs["maximum_iterations"]
+            attrs["fed_limit"] = bool(op.attrs.get("fed_limit"))
+        self._node(op.name, op.type, tuple(self.ref(t) for t in op.inputs), attrs,
+                   encoded=tuple(attrs))
 
     def _const(self, name: str, value: np.ndarray, inline: bool) -> None:
         """A Const node; trained values (`inline` False) always go to the weights file."""
@@ -213,7 +241,8 @@ class _Exporter:
         """model.json, checked by the loader's own schema check before it is returned."""
         built = build_graph(self.nodes, self.arrays)
         for item in self.json_nodes:
-            item["outputs"] = [_info(t) for t in built.get_operation_by_name(item["name"]).outputs]
+            item["outputs"] = [_info(t) for t in built.get_operation_by_name(item["name"]).outputs
+                               if t.dtype != variant]  # a cond's or loop's state stays inside
 
         def ends(tensors: dict[str, Tensor]) -> dict[str, Any]:
             return {key: {"tensor": self.ref(t), **_info(built.get_tensor_by_name(self.ref(t)))}

@@ -23,6 +23,7 @@ from engine.saved_model.format import (
     DTYPES,
     MAX_DIM,
     MAX_ITEMS,
+    NODE_NAME,
     WEIGHT_NAME,
     SnapshotError,
     dtype_of,
@@ -64,11 +65,21 @@ class WeightRef(NamedTuple):
     key: str
 
 
+class Subgraph(NamedTuple):
+    """A cond branch or a loop's condition or body: the names of its nodes (defined earlier
+    in the file) and the tensors it gives. Checked against the file's nodes in schema.py."""
+
+    ops: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+
 BOOL, INT, FLOAT, SCALAR, DTYPE = Attr("bool"), Attr("int"), Attr("float"), Attr("scalar"), \
     Attr("dtype")
 INTS = Attr("ints")  # tuple of ints
 PADDING = Attr("str", choices=("SAME", "VALID"))
 _REDUCE = {"axis": Attr("ints", nullable=True), "keepdims": BOOL}
+SUBGRAPH, REFS = Attr("subgraph"), Attr("refs")
+MAX_LOOP_ITERATIONS = 1 << 20  # a served loop running longer is stopped with an error
 _WINDOW = {"strides": Attr("int_list"), "padding": PADDING}
 
 
@@ -126,6 +137,13 @@ OPS: dict[str, OpSpec] = {
     "WeightedLoss": OpSpec(2, 2, {"reduction": Attr("str", choices=tuple(LOSS_DENOMINATORS))}),
     "Conv2D": OpSpec(2, 2, {**_WINDOW, "dilations": Attr("int_list")}),
     "Conv2DBackpropInput": OpSpec(3, 3, {**_WINDOW, "dilations": Attr("int_list")}),
+    # control flow: inputs are the predicate or the loop's initial values, then the tensors
+    # from outside its subgraphs that they read
+    "Cond": OpSpec(1, None, {"true_fn": SUBGRAPH, "false_fn": SUBGRAPH}),
+    "While": OpSpec(1, None, {"loop_vars": REFS, "cond": SUBGRAPH, "body": SUBGRAPH,
+                              "maximum_iterations": Attr("int", nullable=True,
+                                                         limit=MAX_LOOP_ITERATIONS),
+                              "fed_limit": BOOL}),  # maximum_iterations is the last input
     **_same("MaxPool AvgPool", 1, ksize=Attr("int_list"), **_WINDOW),
 }
 
@@ -238,6 +256,14 @@ def _decode(attr: Attr, raw: Any, where: str) -> Any:
         return dtype_of(raw, where)
     if kind == "shape":
         return shape_of(raw, where)
+    if kind == "refs":
+        return _decode_names(raw, where)
+    if kind == "subgraph":
+        expect_keys(raw, {"ops", "outputs"}, where)
+        ops = _decode_names(raw["ops"], f"{where}.ops")
+        for i, name in enumerate(ops):
+            expect_name(name, NODE_NAME, f"{where}.ops[{i}]")
+        return Subgraph(ops, _decode_names(raw["outputs"], f"{where}.outputs"))
     if kind in ("ints", "int_list"):
         expect(raw, list, where)
         if len(raw) > MAX_ITEMS:
@@ -245,6 +271,14 @@ def _decode(attr: Attr, raw: Any, where: str) -> Any:
         values = [_decode_int(v, attr.limit, f"{where}[{i}]") for i, v in enumerate(raw)]
         return tuple(values) if kind == "ints" else values
     return _decode_tensor(raw, where)
+
+
+def _decode_names(raw: Any, where: str) -> tuple[str, ...]:
+    """A list of node or tensor names (resolved against the file in schema.py)."""
+    expect(raw, list, where)
+    if len(raw) > MAX_ITEMS:
+        raise SnapshotError(f"{where}: {len(raw)} items is over the limit of {MAX_ITEMS}")
+    return tuple(expect(name, str, f"{where}[{i}]") for i, name in enumerate(raw))
 
 
 def _decode_int(raw: Any, limit: int, where: str) -> int:

@@ -6,6 +6,8 @@ its version, unique and safe names, that inputs refer to earlier nodes only (so 
 is a topological order and cycles cannot be written down), op types against the servable
 op set, attrs against each op's attr types, shapes and dtypes against fixed bounds, Const
 weights against the declared weight table, and that every signature can run on its inputs.
+A Cond's or While's subgraphs must name earlier nodes and be closed: they read only what they
+make, the loop's variable placeholders, or the tensors given to the Cond or While.
 `build_graph` then recreates the nodes with `Graph.create_op` and checks that each op's shape
 rule gives the outputs the file declares.
 """
@@ -18,8 +20,11 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from engine import dtypes as _dtypes
+from engine.dtypes import variant
 from engine.graph import Graph
+from engine.ops import control_flow_ops
 from engine.registry import registered_types
+from engine.saved_model import opset
 from engine.saved_model.format import (
     FORMAT,
     FORMAT_VERSION,
@@ -37,7 +42,7 @@ from engine.saved_model.format import (
     shape_json,
     shape_of,
 )
-from engine.saved_model.opset import OPS, WeightRef, decode_attrs
+from engine.saved_model.opset import OPS, Subgraph, WeightRef, decode_attrs
 from engine.shapes import Shape
 
 MAX_NODES = 1 << 20
@@ -140,7 +145,8 @@ def _nodes(raw: Any, opset: set[str], tensors: dict[str, TensorInfo]) -> list[No
     if len(raw) > MAX_NODES:
         raise SnapshotError(f"model.json.nodes: {len(raw)} nodes is over the limit of {MAX_NODES}")
     outputs_of: dict[str, int] = {}
-    nodes = []
+    nodes: list[Node] = []
+    earlier: dict[str, Node] = {}
     referenced: set[str] = set()
     for i, item in enumerate(raw):
         where = f"model.json.nodes[{i}]"
@@ -155,15 +161,67 @@ def _nodes(raw: Any, opset: set[str], tensors: dict[str, TensorInfo]) -> list[No
             raise SnapshotError(f"{where}: op type {op!r} is missing from model.json.opset")
         inputs = _inputs(item["inputs"], op, outputs_of, where)
         attrs = decode_attrs(op, item["attrs"], where)
+        if op in ("Cond", "While"):
+            attrs = _control_flow(op, inputs, attrs, earlier, outputs_of, where)
         outputs = _outputs(item["outputs"], where)
         if op == "Const":
             referenced.update(_check_const(attrs, tensors, where))
         outputs_of[name] = len(outputs)
         nodes.append(Node(name, op, inputs, attrs, outputs))
+        earlier[name] = nodes[-1]
     unused = sorted(tensors.keys() - referenced)
     if unused:
         raise SnapshotError(f"model.json.weights.tensors: {unused[:5]} not used by any Const")
     return nodes
+
+
+def _control_flow(op: str, inputs: tuple[str, ...], attrs: dict[str, Any],
+                  earlier: Mapping[str, Node], outputs_of: Mapping[str, int],
+                  where: str) -> dict[str, Any]:
+    """A Cond's or While's subgraphs resolved against the earlier nodes, and checked closed:
+    their nodes read only tensors made inside them, the loop's variables (Placeholders) or
+    this node's inputs past the predicate or initial values (what the subgraphs read from
+    outside). So running a subgraph never needs a tensor that was not computed."""
+    if op == "While":
+        loop_vars = tuple(_tensor_ref(r, outputs_of, f"{where}.attrs.loop_vars[{i}]")
+                          for i, r in enumerate(attrs["loop_vars"]))
+        if not loop_vars or len(loop_vars) > len(inputs):
+            raise SnapshotError(f"{where}: a While needs one or more loop variables and an "
+                                f"initial value (input) for each; got {len(loop_vars)} "
+                                f"variable(s) and {len(inputs)} input(s)")
+        for ref in loop_vars:
+            if earlier[ref.rpartition(":")[0]].op != "Placeholder":
+                raise SnapshotError(f"{where}.attrs.loop_vars: {ref!r} is not a Placeholder")
+        outside, keys = set(inputs[len(loop_vars):]) | set(loop_vars), ("cond", "body")
+    else:
+        loop_vars, outside, keys = (), set(inputs[1:]), ("true_fn", "false_fn")
+    resolved: dict[str, Any] = {**attrs, "loop_vars": loop_vars} if op == "While" else \
+        dict(attrs)
+    for key in keys:
+        at, sub = f"{where}.attrs.{key}", attrs[key]
+        missing = [name for name in sub.ops if name not in earlier]
+        if missing or len(set(sub.ops)) != len(sub.ops):
+            raise SnapshotError(f"{at}.ops: {missing[:1] or 'a name twice'} (the ops must be "
+                                f"distinct, earlier nodes)")
+        allowed = outside | {f"{name}:{i}" for name in sub.ops for i in range(outputs_of[name])}
+        for name in sub.ops:
+            for ref in earlier[name].inputs:
+                if ref not in allowed:
+                    raise SnapshotError(f"{at}: node {name!r} reads {ref!r}, which is neither "
+                                        f"made in the {key} nor an input of this node")
+        outputs = tuple(_tensor_ref(r, outputs_of, f"{at}.outputs[{i}]")
+                        for i, r in enumerate(sub.outputs))
+        if not set(outputs) <= allowed:
+            raise SnapshotError(f"{at}.outputs: a tensor neither made in the {key} nor an "
+                                f"input of this node")
+        resolved[key] = Subgraph(sub.ops, outputs)
+    wanted = (1, len(loop_vars)) if op == "While" else \
+        (len(resolved["false_fn"].outputs),) * 2
+    if tuple(len(resolved[key].outputs) for key in keys) != wanted:
+        raise SnapshotError(f"{where}: the {' and '.join(keys)} give "
+                            f"{[len(resolved[k].outputs) for k in keys]} results, expected "
+                            f"{list(wanted)}")
+    return resolved
 
 
 def _tensor_ref(raw: Any, outputs_of: Mapping[str, int], where: str) -> str:
@@ -289,13 +347,17 @@ def build_graph(nodes: Sequence[Node], weights: Mapping[str, np.ndarray]) -> Gra
         attrs = dict(node.attrs)
         if isinstance(attrs.get("value"), WeightRef):
             attrs["value"] = weights[attrs["value"].key]
+        if node.op in ("Cond", "While"):
+            attrs = control_flow_ops.from_parts(graph, node.op, attrs,
+                                                opset.MAX_LOOP_ITERATIONS)
         inputs = [graph.get_tensor_by_name(ref) for ref in node.inputs]
         try:
             op = graph.create_op(node.op, inputs, attrs, node.name, exact_name=True)
         except Exception as e:  # a shape rule meeting hostile attrs may raise anything
             raise SnapshotError(f"node {node.name!r} ({node.op}): cannot be rebuilt: "
                                 f"{type(e).__name__}: {e}") from None
-        got = tuple((t.dtype, t.static_shape) for t in op.outputs)
+        # a cond's or loop's state output (for gradients) is not part of a snapshot
+        got = tuple((t.dtype, t.static_shape) for t in op.outputs if t.dtype != variant)
         if node.outputs is not None and got != node.outputs:
             raise SnapshotError(f"node {node.name!r} ({node.op}): declares outputs "
                                 f"{_fmt(node.outputs)}, but its inputs and attrs give {_fmt(got)}")

@@ -113,5 +113,15 @@ def piecewise_constant(x: Any, boundaries: Sequence[Any], values: Sequence[Any],
                                  f"({picked[0].dtype.name} vs {v.dtype.name}).")
         result = picked[0]
         for boundary, value in zip(boundaries, picked[1:], strict=True):
-            result = math_ops.where(math_ops.greater(x, boundary), value, result)
+            result = math_ops.where(math_ops.greater(x, _boundary_like(boundary, x)), value,
+                                    result)
         return result
+
+
+def _boundary_like(boundary: Any, x: Tensor) -> Any:
+    """An int32 boundary tensor cast to an int64 `x` (the global step), as TF promotes it:
+    that cast is exact, and a step compared with `tf.constant(1000)` is the usual case."""
+    if isinstance(boundary, Tensor) and boundary.dtype.name == "int32" \
+            and x.dtype.name == "int64":
+        return math_ops.cast(boundary, x.dtype)
+    return boundary

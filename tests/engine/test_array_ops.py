@@ -365,3 +365,37 @@ def test_gather_nd_out_of_range_index_names_it() -> None:
             sess.run(y, {x: np.zeros((2, 3)), indices: [[1, 2], [0, 3]]})
         with pytest.raises(tf.errors.InvalidArgumentError, match="last dimension"):
             sess.run(y, {x: np.zeros((2, 3)), indices: [[1, 2, 0]]})
+
+
+def test_boolean_mask_negative_axis_with_unknown_rank_counts_from_the_end() -> None:
+    """A negative axis the build could not resolve (rank unknown) is resolved per run; it
+    used to be read as axis 0, silently masking the wrong dim of a square tensor."""
+    x = tf.placeholder(tf.float64)
+    mask = [True, False, True]
+    y = tf.boolean_mask(x, mask, axis=-1)
+    (g,) = tf.gradients(tf.reduce_sum(y * tf.constant([[1.0, 2.0]] * 3, tf.float64)), [x])
+    value = _data(3, 3)
+    with tf.Session() as sess:
+        got, grad = sess.run([y, g], {x: value})
+        np.testing.assert_array_equal(got, value[:, mask])
+        np.testing.assert_array_equal(grad, [[1, 0, 2]] * 3)
+        with pytest.raises(tf.errors.InvalidArgumentError, match="does not match"):
+            sess.run(y, {x: np.zeros(2)})
+
+
+@pytest.mark.parametrize(("forward", "shape"), [
+    (lambda x: tf.gather_nd(x, [[1, 2], [1, 2], [0, 1]]), (2, 3)),
+    (lambda x: tf.gather_nd(x, [[[2], [0]], [[2], [2]]]), (3, 2, 2)),
+    (lambda x: tf.boolean_mask(x, [[True, False], [True, True]], axis=1), (2, 2, 2, 3)),
+], ids=["gather_nd", "gather_nd_slices", "boolean_mask"])
+def test_gradient_of_scatter_add_gradients(forward: Callable, shape: tuple[int, ...]) -> None:
+    """GatherNdGrad and BooleanMaskGrad are differentiable in their upstream gradient (a
+    second-order gradient, e.g. a gradient penalty, goes through it)."""
+    x = _data(*shape)
+    dy = _data(*_run(forward, x, shape)[1].shape)
+
+    def backward(d: tf.Tensor) -> tf.Tensor:
+        params = tf.constant(x)
+        return tf.gradients(forward(params), [params], grad_ys=d)[0]
+
+    check_gradients(backward, [dy])

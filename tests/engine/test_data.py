@@ -1,5 +1,7 @@
 """tf.data: datasets, iterators as graph ops, the end of data as OutOfRangeError."""
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -49,7 +51,8 @@ def test_filter_take_skip_and_endless_repeat() -> None:
 
 def test_shuffle_is_a_permutation_repeatable_with_a_seed_and_new_each_epoch() -> None:
     tf.set_random_seed(5)
-    element = tf.data.Dataset.range(20).shuffle(8).repeat(2).make_one_shot_iterator().get_next()
+    element = tf.data.Dataset.range(20).shuffle(8, reshuffle_each_iteration=None).repeat(2) \
+        .make_one_shot_iterator().get_next()  # None is TF 1.x's default: reshuffle
     fixed = tf.data.Dataset.range(20).shuffle(8, seed=1, reshuffle_each_iteration=False) \
         .repeat(2).make_one_shot_iterator().get_next()
     runs = []
@@ -158,3 +161,93 @@ def test_stacking_elements_of_different_shapes_names_the_fix() -> None:
     element = ragged.make_one_shot_iterator().get_next()
     with tf.Session() as sess, pytest.raises(tf.errors.InvalidArgumentError, match="pad"):
         sess.run(element)
+
+
+def test_counts_may_be_tensors_fed_with_the_initializer() -> None:
+    """TF 1.x takes tensors for batch sizes, buffer sizes and counts: a placeholder fed when
+    the initializer runs sets them for that pass."""
+    values = tf.placeholder(tf.float32, [None])
+    size, skipped, times = (tf.placeholder(tf.int64, []) for _ in range(3))
+    ds = tf.data.Dataset.from_tensor_slices(values).skip(skipped) \
+        .take(tf.constant(5, tf.int64)).repeat(times).batch(size)
+    shuffled = tf.data.Dataset.from_tensor_slices(values).shuffle(size).batch(size)
+    assert ds.output_shapes.as_list() == [None]
+    iterator, other = ds.make_initializable_iterator(), shuffled.make_initializable_iterator()
+    feed = {values: np.arange(8, dtype=np.float32), size: 4, skipped: 1, times: 2}
+    with tf.Session() as sess:
+        sess.run([iterator.initializer, other.initializer], feed)
+        got = [b.tolist() for b in _drain(sess, iterator.get_next())]
+        assert got == [[1, 2, 3, 4], [5, 1, 2, 3], [4, 5]]
+        assert sorted(np.concatenate(_drain(sess, other.get_next())).tolist()) == list(range(8))
+        sess.run(iterator.initializer, {**feed, size: 10, times: 1})
+        assert [b.tolist() for b in _drain(sess, iterator.get_next())] == [[1, 2, 3, 4, 5]]
+        with pytest.raises(tf.errors.InvalidArgumentError, match="batch_size"):
+            sess.run(iterator.initializer, {**feed, size: 0})
+            sess.run(iterator.get_next())
+
+
+def test_skip_and_take_minus_one_as_in_tf() -> None:
+    """-1 takes every element, and skips every element."""
+    with tf.Session() as sess:
+        assert _drain(sess, tf.data.Dataset.range(3).take(-1).make_one_shot_iterator()
+                      .get_next()) == [0, 1, 2]
+        assert _drain(sess, tf.data.Dataset.range(3).skip(-1).make_one_shot_iterator()
+                      .get_next()) == []
+
+
+def test_threads_share_one_iterator() -> None:
+    """Several threads running get_next in one Session (a training loop per thread) each
+    take different elements; none of them fails."""
+    square = tf.ones([128, 128])  # numpy lets go of the GIL in matmul: threads overlap
+
+    def work(v):
+        return v * 2 + tf.cast(tf.reduce_sum(tf.matmul(square, square)), tf.int64) * 0
+
+    element = tf.data.Dataset.range(300).map(work).make_one_shot_iterator().get_next()
+    taken: list[int] = []
+    failures: list[BaseException] = []
+    with tf.Session() as sess:
+        def pull() -> None:
+            try:
+                taken.extend(int(v) for v in _drain(sess, element))
+            except Exception as e:  # reported below, with the others
+                failures.append(e)
+
+        workers = [threading.Thread(target=pull) for _ in range(4)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    assert failures == []
+    assert sorted(taken) == list(range(0, 600, 2))
+
+
+def test_two_shuffles_under_a_graph_seed_draw_different_orders() -> None:
+    """As tf.set_random_seed does for random ops: with no seed of its own, each shuffle gets
+    one of its own from the graph seed, so two same-sized datasets are not permuted alike,
+    and a rebuilt graph repeats both."""
+    def orders() -> list[list[int]]:
+        with tf.Graph().as_default():
+            tf.set_random_seed(7)
+            shuffled = [tf.data.Dataset.range(30).shuffle(30) for _ in range(2)]
+            elements = [ds.make_one_shot_iterator().get_next() for ds in shuffled]
+            with tf.Session() as sess:
+                return [[int(v) for v in _drain(sess, e)] for e in elements]
+
+    first, second = orders()
+    assert sorted(first) == sorted(second) == list(range(30))
+    assert first != second
+    assert orders() == [first, second]
+
+
+def test_slices_of_a_placeholder_of_unknown_rank() -> None:
+    """`tf.placeholder(tf.float32)` has no shape: its rows are known once it is fed."""
+    data = tf.placeholder(tf.float32)
+    iterator = tf.data.Dataset.from_tensor_slices(data).batch(2).make_initializable_iterator()
+    assert iterator.output_shapes.ndims is None
+    with tf.Session() as sess:
+        sess.run(iterator.initializer, {data: np.arange(6, dtype=np.float32).reshape(3, 2)})
+        assert [b.shape for b in _drain(sess, iterator.get_next())] == [(2, 2), (1, 2)]
+        sess.run(iterator.initializer, {data: 1.0})
+        with pytest.raises(tf.errors.InvalidArgumentError, match="scalar"):
+            sess.run(iterator.get_next())

@@ -231,6 +231,20 @@ def test_careful_interpolation_pr_auc() -> None:
     np.testing.assert_allclose(got, [1.0, 1.0], rtol=1e-5)
 
 
+def test_auc_sorts_given_thresholds() -> None:
+    """TF sorts `thresholds`; unsorted ones used to pair non-adjacent curve points."""
+    rng = np.random.default_rng(4)
+    labels, predictions = rng.integers(0, 2, 30), rng.random(30).astype(np.float32)
+    pairs = [metrics.auc(labels, predictions, thresholds=cuts, curve=curve)
+             for cuts in ([0.25, 0.5, 0.75], [0.75, 0.25, 0.5]) for curve in ("ROC", "PR")]
+    with tf.Session() as sess:
+        sess.run(tf.local_variables_initializer())
+        got = sess.run([update for _, update in pairs])
+    np.testing.assert_allclose(got[2:], got[:2], rtol=1e-6)
+    np.testing.assert_allclose(got[0], tf_auc(labels, predictions, np.ones(30), 5, "ROC"),
+                               rtol=1e-5)
+
+
 def test_auc_checks_predictions_and_arguments() -> None:
     labels, predictions = tf.placeholder(tf.bool, [None]), tf.placeholder(tf.float32, [None])
     _, update = metrics.auc(labels, predictions)

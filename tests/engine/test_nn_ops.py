@@ -604,3 +604,224 @@ def test_new_ops_export_and_serve(tmp_path: Path) -> None:
     got = tf.saved_model.load(path).predict({"vec": feed[vec], "ids": feed[ids]})
     for name, value in expected.items():
         np.testing.assert_array_equal(got[name], value, err_msg=name)
+
+
+# -- the new ops' kernels on a stand-in for CuPy ---------------------------------------------------
+class DeviceArray(np.lib.mixins.NDArrayOperatorsMixin):
+    """A stand-in for a CuPy array: math through `StrictXP` or its own methods only. Like CuPy
+    it refuses implicit conversion to numpy and host arrays mixed into its math; beyond CuPy,
+    numpy functions called on it fail too (the engine's rule: kernels use ctx.xp)."""
+
+    __slots__ = ("a",)
+
+    def __init__(self, a: np.ndarray) -> None:
+        self.a = a
+
+    def __array__(self, *args: object, **kwargs: object) -> np.ndarray:
+        raise TypeError("Implicit conversion to a NumPy array is not allowed (a device array)")
+
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: object,
+                        **kwargs: object) -> object:
+        return _device_call(getattr(ufunc, method), inputs, kwargs)
+
+    def __array_function__(self, func: Callable, types: object, args: object,
+                           kwargs: object) -> object:
+        raise TypeError(f"numpy.{func.__name__} called on a device array: use ctx.xp")
+
+    def get(self) -> np.ndarray:
+        return self.a.copy()
+
+    def __getattr__(self, name: str) -> object:
+        if name.startswith("__"):  # __array_interface__ and kin would let numpy read it
+            raise AttributeError(name)
+        attr = getattr(self.a, name)
+        if callable(attr):
+            return lambda *args, **kwargs: _device_call(attr, args, kwargs)
+        return _to_device(attr)
+
+    def __getitem__(self, key: object) -> DeviceArray:
+        return _to_device(self.a[_from_device(key)])
+
+    def __setitem__(self, key: object, value: object) -> None:
+        self.a[_from_device(key)] = _from_device(value)
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+    def __iter__(self) -> object:
+        return (_to_device(row) for row in self.a)
+
+    def __bool__(self) -> bool:
+        return bool(self.a)
+
+    def __int__(self) -> int:
+        return int(self.a)
+
+    def __float__(self) -> float:
+        return float(self.a)
+
+
+def _from_device(value: object) -> object:
+    """Device arrays unwrapped, in lists and tuples too; a host array is an error."""
+    if isinstance(value, DeviceArray):
+        return value.a
+    if type(value) is np.ndarray:
+        raise TypeError(f"a host numpy array of shape {value.shape} mixed into device math")
+    if isinstance(value, list | tuple):
+        return type(value)(_from_device(v) for v in value)
+    return value
+
+
+def _to_device(value: object) -> object:
+    if isinstance(value, np.ndarray | np.generic) and not isinstance(value, DeviceArray):
+        return DeviceArray(np.asarray(value))  # CuPy reductions give 0-d arrays too
+    if isinstance(value, tuple):
+        return tuple(_to_device(v) for v in value)
+    return value
+
+
+def _device_call(fn: Callable, args: tuple, kwargs: dict) -> object:
+    out = kwargs.get("out")
+    result = fn(*_from_device(args), **{k: _from_device(v) for k, v in kwargs.items()})
+    if out is not None:
+        return out[0] if isinstance(out, tuple) and len(out) == 1 else out
+    return _to_device(result)
+
+
+class StrictXP:
+    """numpy's namespace over `DeviceArray`s: what a kernel reaches through ctx.xp."""
+
+    HOST_INPUTS = frozenset({"asarray", "array"})  # explicit host -> device copies
+
+    def __init__(self, module: object = np) -> None:
+        self._module = module
+
+    def __getattr__(self, name: str) -> object:
+        if name == "ndarray":
+            return DeviceArray
+        attr = getattr(self._module, name)
+        if isinstance(attr, type(np)):
+            return StrictXP(attr)
+        if isinstance(attr, np.ufunc):
+            return _StrictUfunc(attr)
+        if isinstance(attr, type) or not callable(attr):
+            return attr
+        if name in self.HOST_INPUTS:
+            return lambda a, *args, **kwargs: DeviceArray(np.array(
+                a.a if isinstance(a, DeviceArray) else a, *args, **kwargs))
+        return lambda *args, **kwargs: _device_call(attr, args, kwargs)
+
+
+class _StrictUfunc:
+    def __init__(self, ufunc: np.ufunc) -> None:
+        self._ufunc = ufunc
+
+    def __call__(self, *args: object, **kwargs: object) -> object:
+        return _device_call(self._ufunc, args, kwargs)
+
+    def __getattr__(self, name: str) -> object:
+        attr = getattr(self._ufunc, name)
+        if not callable(attr):
+            return attr
+        return lambda *args, **kwargs: _device_call(attr, args, kwargs)
+
+
+@pytest.fixture
+def strict_gpu(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """'/gpu:0' runs on StrictXP; other devices on numpy as usual. Gives the list of the
+    devices that Sessions placed ops on."""
+    from engine import backend as backend_module
+    from engine import session as session_module
+
+    fake = backend_module.Backend("gpu:0", StrictXP())
+    plain = session_module.backend_for
+    asked: list[str] = []
+
+    def backend_for(device: str) -> backend_module.Backend:
+        asked.append(device)
+        return fake if device.startswith("/gpu:") else plain(device)
+
+    monkeypatch.setattr(session_module, "backend_for", backend_for)
+    return asked
+
+
+def test_strict_device_arrays_refuse_numpy() -> None:
+    xp, device = StrictXP(), DeviceArray(np.ones(3))
+    for misuse in (lambda: xp.add(device, np.ones(3)), lambda: device * np.ones(3),
+                   lambda: np.asarray(device), lambda: np.concatenate([device, device]),
+                   lambda: xp.take(device, np.array([0]))):
+        with pytest.raises(TypeError):
+            misuse()
+    assert isinstance(xp.add.reduce(device * 2.0), DeviceArray)
+
+
+def _new_ops_graph(device: str, rng: np.random.Generator) -> tuple[dict, dict]:
+    """The new ops, their gradients and logging ops placed on `device`; (fetches, feed)."""
+    with tf.Graph().as_default() as graph, graph.device(device):
+        x = tf.placeholder(tf.float64, [None, 4])
+        ids = tf.placeholder(tf.int32, [None, 2])
+        mask = tf.placeholder(tf.bool, [None])
+        image = tf.placeholder(tf.float64, [None, 3, 3, 2])
+        table = tf.placeholder(tf.float64, [None, 4])
+        filters = tf.constant(rng.standard_normal((3, 3, 1, 2)))
+        outputs = {
+            "gather_nd": tf.gather_nd(x, ids),
+            "boolean_mask": tf.boolean_mask(x, mask),
+            "cumsum": tf.cumsum(x, 1, exclusive=True, reverse=True),
+            "cumprod": tf.cumprod(x, 0, exclusive=True),
+            "top_k": tf.nn.top_k(x, 2)[0],
+            "tensordot": tf.tensordot(x, tf.transpose(table), 1),
+            "embedding": tf.nn.embedding_lookup([table, table * 2.0], ids[:, 0], max_norm=2.0),
+            "l2_normalize": tf.nn.l2_normalize(x, 1),
+            "deconv": tf.nn.conv2d_transpose(image, filters, [tf.shape(image)[0], 6, 6, 1],
+                                             [1, 2, 2, 1]),
+        }
+        printed = tf.Print(outputs["top_k"], [x, "and", ids], "device: ", summarize=2)
+        loss = tf.add_n([tf.reduce_sum(t * t) for t in outputs.values()]) \
+            + tf.reduce_sum(printed)
+        clipped, norm = tf.clip_by_global_norm(tf.gradients(loss, [x, image, table]), 1.0)
+        check = tf.Assert(tf.reduce_all(tf.is_finite(x)), [x])
+        fetches = {**outputs, "grads": clipped, "norm": norm, "check": check}
+    feed = {x: rng.standard_normal((3, 4)), ids: [[2, 1], [0, 3], [2, 1]],
+            mask: [True, False, True], image: rng.standard_normal((2, 3, 3, 2)),
+            table: rng.standard_normal((3, 4))}
+    return fetches, feed
+
+
+def test_new_ops_run_on_a_strict_device_backend(strict_gpu: list[str],
+                                                capsys: pytest.CaptureFixture) -> None:
+    """The kernels of the new ops and of their gradients do their math with ctx.xp only (a
+    CuPy-like backend that refuses numpy), and give what they give on the CPU."""
+    got, want = ({k: v for k, v in tf.Session(graph=fetches["norm"].graph).run(
+        fetches, feed).items() if k != "check"}
+        for fetches, feed in (_new_ops_graph(d, np.random.default_rng(30))
+                              for d in ("/gpu:0", "/cpu:0")))
+    for name, value in want.items():
+        pairs = zip(got[name], value, strict=True) if name == "grads" else [(got[name], value)]
+        for a, b in pairs:
+            assert type(a) is type(b)  # fetched to the host
+            np.testing.assert_allclose(a, b, rtol=1e-12, err_msg=name)
+    assert "/gpu:0" in strict_gpu
+    printed = capsys.readouterr().err.splitlines()
+    assert len(printed) == 2 and printed[0] == printed[1] and printed[0].startswith("device: [[")
+
+
+def test_new_ops_errors_on_a_strict_device_backend(strict_gpu: list[str]) -> None:
+    """The kernels' run-time checks work on device arrays too (no numpy in the error path)."""
+    with tf.device("/gpu:0"):
+        x = tf.placeholder(tf.float32, [None, 3])
+        indices = tf.placeholder(tf.int32, [None, 2])
+        mask = tf.placeholder(tf.bool, [None])
+        checks = [(tf.gather_nd(x, indices), r"indices\[1\] = \[0, 3\] does not index"),
+                  (tf.boolean_mask(x, mask), "does not match"),
+                  (tf.nn.top_k(x, 3)[0], None),
+                  (tf.Assert(tf.reduce_all(x < 1.0), ["x:", x]), r"assertion failed: \[x:\]")]
+    feed = {x: np.ones((2, 3)), indices: [[1, 2], [0, 3]], mask: [True]}
+    with tf.Session() as sess:
+        for fetch, message in checks:
+            if message is None:
+                assert sess.run(fetch, feed).shape == (2, 3)
+                continue
+            with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+                sess.run(fetch, feed)
+    assert "/gpu:0" in strict_gpu

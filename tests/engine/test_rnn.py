@@ -32,7 +32,7 @@ def test_basic_rnn_cell_is_tanh_of_one_dense_layer() -> None:
         w = _values(sess)
         np.testing.assert_allclose(sess.run(out), np.tanh(
             np.concatenate([x, np.zeros((2, 4))], 1) @ w["basic_rnn_cell/kernel"]
-            + w["basic_rnn_cell/bias"]), rtol=1e-5)
+            + w["basic_rnn_cell/bias"]), rtol=1e-5, atol=1e-6)
 
 
 def test_lstm_step_follows_tf_gate_order_and_forget_bias() -> None:
@@ -52,8 +52,8 @@ def test_lstm_step_follows_tf_gate_order_and_forget_bias() -> None:
         want_c = _sigmoid(f + 1.0) * c0 + _sigmoid(i) * np.tanh(j)
         want_h = _sigmoid(o) * np.tanh(want_c)
         got_out, got_c, got_h = sess.run([out, c, h])
-    np.testing.assert_allclose(got_c, want_c, rtol=1e-5)
-    np.testing.assert_allclose(got_h, want_h, rtol=1e-5)
+    np.testing.assert_allclose(got_c, want_c, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got_h, want_h, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(got_out, got_h)
 
 
@@ -69,7 +69,7 @@ def test_gru_step_with_gate_biases_starting_at_one() -> None:
         r, u = np.split(gates, 2, axis=1)
         candidate = np.tanh(np.concatenate([x, r * h], 1) @ w["gru_cell/candidate/kernel"]
                             + w["gru_cell/candidate/bias"])
-        np.testing.assert_allclose(sess.run(out), u * h + (1 - u) * candidate, rtol=1e-5)
+        np.testing.assert_allclose(sess.run(out), u * h + (1 - u) * candidate, rtol=1e-5, atol=1e-6)
 
 
 def test_lstm_cell_with_peepholes_projection_and_clipping() -> None:
@@ -158,7 +158,7 @@ def test_bidirectional_backward_pass_reads_each_sequence_reversed() -> None:
     reversed_x = x.copy()
     reversed_x[0] = x[0, ::-1]
     reversed_x[1, :2] = x[1, 1::-1]
-    with tf.variable_scope("bidirectional_rnn/bw", reuse=True):
+    with tf.variable_scope("bidirectional_rnn", reuse=True):
         alone, _ = tf.nn.dynamic_rnn(tf.nn.rnn_cell.GRUCell(3, name="gru_cell"), reversed_x,
                                      sequence_length=lengths, dtype=tf.float32, scope="bw")
     with tf.Session() as sess:
@@ -202,3 +202,95 @@ def test_bad_rnn_calls_say_what_to_fix() -> None:
         tf.nn.static_rnn(cell, tf.zeros([2, 3]), dtype=tf.float32)
     with pytest.raises(ValueError, match="at least one cell"):
         tf.nn.rnn_cell.MultiRNNCell([])
+
+
+def test_bidirectional_variables_have_tf_checkpoint_names() -> None:
+    x = tf.placeholder(tf.float32, [2, 5, 3])
+    tf.nn.bidirectional_dynamic_rnn(tf.nn.rnn_cell.LSTMCell(4), tf.nn.rnn_cell.LSTMCell(4), x,
+                                    dtype=tf.float32)
+    assert [v.op.name for v in tf.trainable_variables()] == [
+        f"bidirectional_rnn/{d}/lstm_cell/{w}" for d in ("fw", "bw") for w in ("kernel", "bias")]
+
+
+def test_dynamic_rnn_outputs_keep_the_known_time_dimension() -> None:
+    """TF's static shapes: [batch, time, units] (time-major: [time, batch, units]) with
+    whatever of them the inputs' shape gives; the state [batch, units]."""
+    cases = [([4, 5, 3], False, [4, 5, 7]), ([5, 4, 3], True, [5, 4, 7]),
+             ([None, 5, 3], False, [None, 5, 7]), ([2, None, 3], False, [2, None, 7])]
+    steps = [tf.placeholder(tf.float32, [4, 3]) for _ in range(2)]
+    outputs, state = tf.nn.static_rnn(tf.nn.rnn_cell.BasicLSTMCell(7), steps, dtype=tf.float32)
+    assert [o.shape.as_list() for o in outputs] == [[4, 7]] * 2
+    assert state.c.shape.as_list() == [4, 7]
+    for i, (shape, time_major, want) in enumerate(cases):
+        cell = tf.nn.rnn_cell.LSTMCell(9, num_proj=7)
+        outputs, state = tf.nn.dynamic_rnn(cell, tf.placeholder(tf.float32, shape),
+                                           dtype=tf.float32, time_major=time_major,
+                                           scope=f"rnn_{i}")
+        assert outputs.shape.as_list() == want
+        batch = want[1] if time_major else want[0]
+        assert state.c.shape.as_list() == [batch, 9]
+        assert state.h.shape.as_list() == [batch, 7]
+
+
+@pytest.mark.parametrize("steps", [0, 1])
+def test_dynamic_rnn_over_zero_or_one_step_of_a_fed_length(steps: int) -> None:
+    x = tf.placeholder(tf.float32, [2, None, 3])
+    cell = tf.nn.rnn_cell.BasicLSTMCell(4)
+    outputs, state = tf.nn.dynamic_rnn(cell, x, dtype=tf.float32)
+    weights = tf.trainable_variables()
+    grads = tf.gradients(tf.reduce_sum(outputs) + tf.reduce_sum(state.h), weights)
+    values = RNG.standard_normal((2, steps, 3)).astype(np.float32)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        out, final, got = sess.run([outputs, state, grads], {x: values})
+        if steps:
+            _, want = cell(tf.constant(values[:, 0]), cell.zero_state(2, tf.float32))
+            np.testing.assert_allclose(final.h, sess.run(want.h), atol=1e-6)
+    assert out.shape == (2, steps, 4)
+    if steps:
+        np.testing.assert_array_equal(out[:, -1], final.h)
+    else:  # the loop never ran: the zero state comes back
+        assert not final.c.any() and not final.h.any()
+    assert [g.shape for g in got] == [(7, 16), (16,)]
+    assert all(g.any() for g in got) == bool(steps)
+
+
+def test_a_cell_made_with_reuse_shares_the_weights_under_its_own_name() -> None:
+    """The TF 1.x inference-graph idiom: a second cell with reuse=True finds the first one's
+    variables (its scope is its name, not made unique)."""
+    x = tf.placeholder(tf.float32, [2, 5, 3])
+    train_out, _ = tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicLSTMCell(4), x, dtype=tf.float32,
+                                     scope="decoder")
+    infer_out, _ = tf.nn.dynamic_rnn(tf.nn.rnn_cell.BasicLSTMCell(4, reuse=True), x,
+                                     dtype=tf.float32, scope="decoder")
+    assert [v.op.name for v in tf.global_variables()] == ["decoder/basic_lstm_cell/kernel",
+                                                          "decoder/basic_lstm_cell/bias"]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        a, b = sess.run([train_out, infer_out], {x: RNG.standard_normal((2, 5, 3))})
+    np.testing.assert_array_equal(a, b)
+
+
+def test_cells_take_tf_s_constructor_arguments() -> None:
+    """TF 1.x's signatures: LSTMCell's shard counts come before forget_bias (scripts pass it
+    by position), and every cell takes the dtype of its weights."""
+    x = tf.constant(RNG.standard_normal((2, 3)).astype(np.float32))
+    one = tf.constant_initializer(0.1)
+    by_position = tf.nn.rnn_cell.LSTMCell(4, False, None, one, None, None, None, None, 3.0)
+    by_name = tf.nn.rnn_cell.LSTMCell(4, initializer=one, forget_bias=3.0,
+                                      num_unit_shards=None, num_proj_shards=None)
+    h = [cell(x, cell.zero_state(2, tf.float32))[0] for cell in (by_position, by_name)]
+    doubles = [cls(3, dtype=tf.float64) for cls in (tf.nn.rnn_cell.BasicRNNCell,
+                                                    tf.nn.rnn_cell.BasicLSTMCell,
+                                                    tf.nn.rnn_cell.GRUCell)]
+    wide = tf.cast(x, tf.float64)
+    for cell in doubles:
+        cell(wide, cell.zero_state(2, tf.float64))
+    made = {v.op.name.split("/")[0]: v.dtype for v in tf.global_variables()}
+    assert made == {"lstm_cell": tf.float32, "lstm_cell_1": tf.float32,
+                    "basic_rnn_cell": tf.float64, "basic_lstm_cell": tf.float64,
+                    "gru_cell": tf.float64}
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        a, b = sess.run(h)
+    np.testing.assert_array_equal(a, b)

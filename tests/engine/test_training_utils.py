@@ -78,6 +78,14 @@ def test_schedule_errors():
         tf.train.piecewise_constant(tf.constant(1), [1], [0.1, tf.constant(1, tf.int32)])
 
 
+def test_piecewise_constant_promotes_int32_boundary_tensors():
+    """TF casts int32 boundaries to an int64 step; they used to fail with a dtype TypeError."""
+    got = _schedule_values(lambda g: tf.train.piecewise_constant(
+        g, [tf.constant(10), tf.constant(20)], [1.0, 0.5, 0.1]))
+    np.testing.assert_allclose(got, [1.0 if s <= 10 else 0.5 if s <= 20 else 0.1
+                                     for s in STEPS])
+
+
 def _np_clip_by_norm(t, clip, axes=None):
     norm = np.sqrt((t * t).sum(axis=axes, keepdims=True))
     return t * clip / np.maximum(norm, clip)
@@ -125,6 +133,32 @@ def test_global_norm_and_clip_by_global_norm():
         tf.clip_by_global_norm(tf.constant(a), 1.0)
     with pytest.raises(ValueError, match="at least one tensor"):
         tf.global_norm([None])
+
+
+def test_clip_by_global_norm_gradient():
+    rng = np.random.default_rng(2)
+    values = [rng.standard_normal((2, 3)), rng.standard_normal(4)]
+    for clip in (0.5, 100.0):  # clipping, and the norm already under clip_norm
+        check_gradients(lambda a, b, c=clip: tf.concat(
+            [tf.reshape(t, [-1]) for t in tf.clip_by_global_norm([a, None, b], c)[0]
+             if t is not None], 0), values)
+        check_gradients(lambda a, b, c=clip: tf.clip_by_global_norm([a, b], c)[1], values)
+
+
+def test_clip_by_global_norm_of_non_finite_values_is_nan():
+    finite = np.array([1.0, 2.0], np.float32)
+    for bad in (np.inf, -np.inf, np.nan):
+        clipped, norm = tf.clip_by_global_norm([finite, None, np.array([bad], np.float32)], 1.0)
+        got_finite, got_bad, got_norm = tf.Session().run([clipped[0], clipped[2], norm])
+        assert np.isnan(got_finite).all() and np.isnan(got_bad).all(), bad
+        assert not np.isfinite(got_norm)
+
+
+def test_clip_by_average_norm_gradient():
+    rng = np.random.default_rng(3)
+    for clip in (0.1, 10.0):
+        check_gradients(lambda t, c=clip: tf.clip_by_average_norm(t, c),
+                        [rng.standard_normal((3, 2))])
 
 
 def test_clip_by_average_norm_matches_numpy():

@@ -209,3 +209,35 @@ def test_layer_variables_follow_the_variable_scope_not_outer_name_scopes():
     assert names == ["v/dense/kernel", "v/dense/bias", "quiet/dense/kernel", "quiet/dense/bias"]
     assert inside.op.name.startswith("outer/v/dense/")
     assert quiet.op.name.startswith("dense/")
+
+
+def test_custom_getters_written_against_tf_s_getter_signature():
+    """TF calls a custom getter with every get_variable keyword, `getter` among them, and its
+    getter takes (name, shape, dtype, ...) positionally: the mixed-precision getter from
+    NVIDIA's guide stores float32 weights and casts them for float16 layers."""
+    def float32_storage(getter, name, shape=None, dtype=None, initializer=None,
+                        regularizer=None, trainable=True, *args, **kwargs):
+        variable = getter(name, shape, dtype=tf.float32, initializer=initializer,
+                          regularizer=regularizer, trainable=trainable, **kwargs)
+        return tf.cast(variable, dtype) if dtype != tf.float32 else variable
+
+    seen = {}
+
+    def listing(getter, name, shape, dtype, initializer, regularizer, reuse, trainable,
+                collections, caching_device, partitioner, validate_shape, use_resource,
+                **kwargs):
+        seen.update(kwargs, partitioner=partitioner, use_resource=use_resource)
+        return getter(name=name, shape=shape, dtype=dtype, initializer=initializer,
+                      regularizer=regularizer, reuse=reuse, trainable=trainable,
+                      collections=collections, caching_device=caching_device,
+                      partitioner=partitioner, validate_shape=validate_shape,
+                      use_resource=use_resource, **kwargs)
+
+    with tf.variable_scope("fp16", custom_getter=float32_storage), \
+            tf.variable_scope("inner", custom_getter=listing):
+        w = tf.get_variable("w", [2], dtype=tf.float16)
+    assert w.dtype == tf.float16
+    assert [(v.op.name, v.dtype) for v in tf.global_variables()] == [("fp16/inner/w",
+                                                                       tf.float32)]
+    assert seen == {"constraint": None, "partitioner": None, "use_resource": None}
+    assert _run(w).dtype == np.float16
