@@ -54,6 +54,7 @@ from engine.ops import logging_ops as debugging
 from engine.ops.array_ops import *
 from engine.ops.clip_ops import *
 from engine.ops.control_flow_ops import *
+from engine.ops.functional_ops import *
 from engine.ops.linalg_ops import *
 from engine.ops.logging_ops import *
 from engine.ops.math_ops import *

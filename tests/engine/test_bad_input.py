@@ -173,6 +173,9 @@ OVERRIDES: dict[str, dict[str, Callable[[], Any]]] = {
         "dtype": lambda: "float32"},
     "tf.nn.static_rnn": {"cell": lambda: tf.nn.rnn_cell.BasicRNNCell(2),
                          "dtype": lambda: "float32"},
+    "tf.map_fn": {"fn": lambda: lambda row: row * 2.0},
+    **{f"tf.{name}": {"fn": lambda: lambda acc, row: acc + row}
+       for name in ("scan", "foldl", "foldr")},
     "tf.while_loop": {"cond": lambda: lambda i: i < 3, "body": lambda: lambda i: i + 1,
                       "loop_vars": lambda: [tf.constant(0)]},
     "tf.case": {"pred_fn_pairs": lambda: [(tf.constant(True), lambda: f(2, 3))],
