@@ -12,7 +12,8 @@
 As in TF 1.x (absl flags underneath), reading a flag before `tf.app.run()` parses the known
 flags of sys.argv first; `run` parses them all, refusing unknown ones, and calls
 `main(remaining argv)`. Flags take `--name=value` or `--name value`; booleans also `--name`
-and `--noname`. A platform job's hyperparameters arrive as such flags (`--learning_rate=0.1`).
+and `--noname`; a dash in a name is read as an underscore (`--job-dir` sets `job_dir`, as Cloud
+ML Engine passes it). A platform job's hyperparameters arrive as such flags.
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ class FlagValues:
                 rest.append(arg)
                 continue
             name, has_value, value = arg.lstrip("-").partition("=")
+            name = name.replace("-", "_")  # --job-dir, as Cloud ML Engine passes it
             flag = self._flags.get(name)
             if flag is None and name.startswith("no") and not has_value:
                 negated = self._flags.get(name[2:])

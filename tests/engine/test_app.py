@@ -25,7 +25,7 @@ def _defined() -> flags.FlagValues:
 def test_flags_parse_every_spelling_and_keep_the_other_arguments() -> None:
     values = _defined()
     assert values.layers == ["64", "32"] and values.max_steps == 100  # defaults before parsing
-    rest = values(["prog", "--max_steps=7", "--learning_rate", "0.5", "--fake_data",
+    rest = values(["prog", "--max_steps=7", "--learning-rate", "0.5", "--fake_data",
                    "--layers=8,4,2", "input.csv", "--optimizer=sgd", "--", "--not-a-flag"])
     assert rest == ["prog", "input.csv", "--not-a-flag"]
     assert (values.max_steps, values.learning_rate, values.fake_data, values.layers,
@@ -74,7 +74,7 @@ def test_a_tf1_trainer_script_runs_with_tf_app_run(tmp_path) -> None:
         if __name__ == "__main__":
             tf.app.run()
     """))
-    done = subprocess.run([sys.executable, str(script), "--max_steps=42", "--job_dir", "gs",
+    done = subprocess.run([sys.executable, str(script), "--max_steps=42", "--job-dir", "gs",
                            "extra"], capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout.strip()) == (3, "42 gs ['extra']")
     bad = subprocess.run([sys.executable, str(script), "--max_step=1"], capture_output=True,

@@ -290,3 +290,51 @@ def test_job_with_a_package_runs_on_both_platforms(
     job = wait_state(db, pk, "SUCCEEDED", "FAILED")
     assert (job.state, job.error_message) == ("SUCCEEDED", "")
     assert logs(db, pk, "stdout") == [f"store {settings.resolved_store_url}"]
+
+
+TF1_TRAINER = """
+    import numpy as np
+    import engine as tf
+
+    tf.app.flags.DEFINE_string("job_dir", "", "where the platform wants outputs")
+    tf.app.flags.DEFINE_string("checkpoint_dir", "", "local checkpoints")
+    tf.app.flags.DEFINE_integer("max_steps", 40, "training steps")
+    FLAGS = tf.app.flags.FLAGS
+
+    def main(argv):
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((64, 2)).astype(np.float32)
+        y = x @ np.array([[1.5], [-0.5]], np.float32)
+        step = tf.train.get_or_create_global_step()
+        features, target = tf.data.Dataset.from_tensor_slices((x, y)).batch(16).repeat() \\
+            .make_one_shot_iterator().get_next()
+        w = tf.Variable(tf.zeros([2, 1]))
+        loss = tf.reduce_mean(tf.square(tf.matmul(features, w) - target))
+        tf.summary.scalar("loss", loss)
+        train = tf.train.GradientDescentOptimizer(0.2).minimize(loss, global_step=step)
+        hooks = [tf.train.StopAtStepHook(last_step=FLAGS.max_steps)]
+        with tf.train.MonitoredTrainingSession(checkpoint_dir=FLAGS.checkpoint_dir, hooks=hooks,
+                                               save_summaries_steps=10) as sess:
+            while not sess.should_stop():
+                sess.run(train)
+        print("trained for", FLAGS.max_steps, "steps; job dir", FLAGS.job_dir)
+
+    if __name__ == "__main__":
+        tf.app.run()
+"""
+
+
+def test_a_tf1_trainer_with_flags_and_a_monitored_session_reports_its_summaries(
+        job_settings: Settings, job_db: Database, trainer_package: Callable[..., str],
+        start_runner: Callable[..., Runner], tmp_path: Path) -> None:
+    uri = trainer_package(task=TF1_TRAINER)
+    pk = submit(job_db, job_settings, "trainer.task", package_uris=[uri],
+                args=["--max_steps=40", f"--checkpoint_dir={tmp_path}"])
+    start_runner(job_settings, job_db)
+    job = wait_state(job_db, pk, "SUCCEEDED", "FAILED", timeout=60)
+    assert (job.state, job.error_message) == ("SUCCEEDED", ""), logs(job_db, pk)
+    assert logs(job_db, pk, "stdout") == [f"trained for 40 steps; job dir {job.job_dir}"]
+    losses = [m for m in metrics(job_db, pk) if m[0] == "loss"]
+    assert [step for _, step, _ in losses] == [1, 11, 21, 31]
+    assert losses[-1][2] < losses[0][2] / 10
+    assert (tmp_path / "model.ckpt-40.npz").exists()
