@@ -11,6 +11,7 @@ from engine import (
     errors,
     estimator,
     feature_column,
+    gfile,
     initializers,
     keras,
     layers,

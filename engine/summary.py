@@ -38,6 +38,7 @@ import numpy as np
 
 from engine import dtypes as _dtypes
 from engine import errors
+from engine.gfile import local_path
 from engine.graph import (
     Graph,
     GraphKeys,
@@ -205,6 +206,7 @@ class FileWriter:
     """Appends summary values to `<logdir>/metrics.jsonl` and writes `<logdir>/graph.json`."""
 
     def __init__(self, logdir: str, graph: Graph | None = None) -> None:
+        logdir = local_path(logdir)
         os.makedirs(logdir, exist_ok=True)
         self._logdir = logdir
         own = os.path.join(logdir, METRICS_FILENAME)

@@ -32,6 +32,7 @@ import numpy as np
 
 from engine import summary
 from engine.estimator.inputs import Batch, read_batches
+from engine.gfile import local_path
 from engine.graph import Graph, GraphKeys, Operation, Tensor
 from engine.ops.array_ops import placeholder
 from engine.session import Session
@@ -144,7 +145,7 @@ class Estimator:
         if not model_dir:
             model_dir = tempfile.mkdtemp(prefix="estimator_")
             logger.warning("Using temporary folder as model directory: %s", model_dir)
-        self._model_dir = str(model_dir)
+        self._model_dir = local_path(model_dir)
         self._config = config.replace(model_dir=self._model_dir)
         self._model_fn = model_fn
         self._params = dict(params or {})

@@ -23,6 +23,7 @@ import numpy as np
 
 from engine import dtypes as _dtypes
 from engine.dtypes import variant
+from engine.gfile import local_path
 from engine.graph import Graph, Operation, Tensor
 from engine.ops import control_flow_ops
 from engine.registry import lookup
@@ -78,7 +79,7 @@ def save(sess: Any, path: str | os.PathLike[str], inputs: Mapping[str, Any],
     blob = weights.encode(exporter.arrays, file)
     text = exporter.document(signature_name, fed, fetched, _json_safe(dict(metadata or {})),
                              file, hashlib.sha256(blob).hexdigest())
-    directory = Path(path)
+    directory = Path(local_path(path))
     directory.mkdir(parents=True, exist_ok=True)
     _atomic_write(str(directory / file), lambda f: f.write(blob))
     _atomic_write(str(directory / MODEL_FILE), lambda f: f.write(text))

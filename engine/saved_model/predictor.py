@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from engine.gfile import local_path
 from engine.graph import Graph, Tensor
 from engine.saved_model import weights
 from engine.saved_model.format import MODEL_FILE, SnapshotError, parse_json, shape_json
@@ -36,7 +37,7 @@ class Store(Protocol):
 
 class _Directory:
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
+        self.path = Path(local_path(path))
 
     def read_bytes(self, name: str) -> bytes:
         return (self.path / name).read_bytes()

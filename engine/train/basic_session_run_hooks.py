@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from engine import summary, tf_logging
+from engine.gfile import local_path
 from engine.graph import Tensor, get_default_graph
 from engine.session import Session
 from engine.train.monitored_session import (
@@ -112,6 +113,7 @@ class CheckpointSaverHook(SessionRunHook):
         if saver is not None and scaffold is not None:
             raise ValueError("You cannot provide both saver and scaffold.")
         self._timer = SecondOrStepTimer(every_secs=save_secs, every_steps=save_steps)
+        checkpoint_dir = local_path(checkpoint_dir)
         self._path = os.path.join(checkpoint_dir, checkpoint_basename)
         self._dir, self._saver, self._scaffold = checkpoint_dir, saver, scaffold
         self._listeners = list(listeners or [])

@@ -20,6 +20,7 @@ from typing import IO, Any
 import numpy as np
 
 from engine import errors
+from engine.gfile import local_path
 from engine.graph import GraphKeys, Tensor, get_default_graph
 from engine.ops.array_ops import placeholder
 from engine.ops.control_flow_ops import group
@@ -67,6 +68,7 @@ class Saver:
         _check_session(sess)
         if not isinstance(save_path, str):
             raise TypeError(f"save_path must be a string, got {save_path!r}.")
+        save_path = local_path(save_path)
         if global_step is not None:
             step = (global_step if isinstance(global_step, int | np.integer)
                     else _step_value(sess, global_step))
@@ -87,6 +89,7 @@ class Saver:
             raise ValueError("Can't load save_path when it is None.")
         if not isinstance(save_path, str):
             raise TypeError(f"save_path must be a string, got {save_path!r}.")
+        save_path = local_path(save_path)
         path = save_path + SUFFIX
         if not os.path.isfile(path):
             raise ValueError(f"The passed save_path is not a valid checkpoint: {save_path}")
@@ -190,6 +193,7 @@ def _atomic_write(path: str, write: Callable[[IO[bytes]], Any]) -> None:
 
 def latest_checkpoint(checkpoint_dir: str) -> str | None:
     """The prefix of the newest checkpoint recorded in `checkpoint_dir`, or None."""
+    checkpoint_dir = local_path(checkpoint_dir)
     try:
         with open(os.path.join(checkpoint_dir, CHECKPOINT_FILENAME), encoding="utf-8") as f:
             lines = f.read().splitlines()
