@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from api.services.jobs import cancel_job
+from engine.gfile import local_path
 from jobs.executor import LocalExecutor, ProcessSpec
 from jobs.runner import Runner
 from storage.config import Settings
@@ -297,7 +298,6 @@ TF1_TRAINER = """
     import engine as tf
 
     tf.app.flags.DEFINE_string("job_dir", "", "where the platform wants outputs")
-    tf.app.flags.DEFINE_string("checkpoint_dir", "", "local checkpoints")
     tf.app.flags.DEFINE_integer("max_steps", 40, "training steps")
     FLAGS = tf.app.flags.FLAGS
 
@@ -313,7 +313,7 @@ TF1_TRAINER = """
         tf.summary.scalar("loss", loss)
         train = tf.train.GradientDescentOptimizer(0.2).minimize(loss, global_step=step)
         hooks = [tf.train.StopAtStepHook(last_step=FLAGS.max_steps)]
-        with tf.train.MonitoredTrainingSession(checkpoint_dir=FLAGS.checkpoint_dir, hooks=hooks,
+        with tf.train.MonitoredTrainingSession(checkpoint_dir=FLAGS.job_dir, hooks=hooks,
                                                save_summaries_steps=10) as sess:
             while not sess.should_stop():
                 sess.run(train)
@@ -326,10 +326,11 @@ TF1_TRAINER = """
 
 def test_a_tf1_trainer_with_flags_and_a_monitored_session_reports_its_summaries(
         job_settings: Settings, job_db: Database, trainer_package: Callable[..., str],
-        start_runner: Callable[..., Runner], tmp_path: Path) -> None:
+        start_runner: Callable[..., Runner]) -> None:
+    """On the embedded store the job dir is a file:// URI, which the engine writes to."""
     uri = trainer_package(task=TF1_TRAINER)
     pk = submit(job_db, job_settings, "trainer.task", package_uris=[uri],
-                args=["--max_steps=40", f"--checkpoint_dir={tmp_path}"])
+                args=["--max_steps=40"])
     start_runner(job_settings, job_db)
     job = wait_state(job_db, pk, "SUCCEEDED", "FAILED", timeout=60)
     assert (job.state, job.error_message) == ("SUCCEEDED", ""), logs(job_db, pk)
@@ -337,4 +338,5 @@ def test_a_tf1_trainer_with_flags_and_a_monitored_session_reports_its_summaries(
     losses = [m for m in metrics(job_db, pk) if m[0] == "loss"]
     assert [step for _, step, _ in losses] == [1, 11, 21, 31]
     assert losses[-1][2] < losses[0][2] / 10
-    assert (tmp_path / "model.ckpt-40.npz").exists()
+    assert job.job_dir.startswith("file://")
+    assert (Path(local_path(job.job_dir)) / "model.ckpt-40.npz").exists()
