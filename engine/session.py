@@ -357,6 +357,8 @@ class Session:
             needed.add(op)
             pending.extend(t.op for t in op.inputs if t not in fed_set)
             pending.extend(op.control_inputs)
+        if within is None:
+            _check_outside_control_flow(self.graph, needed)
 
         plan = _Plan()
         slots: dict[Tensor, int] = {}
@@ -471,6 +473,21 @@ class Session:
         )):
             value = value.copy()
         return value[()] if value.ndim == 0 else value
+
+
+def _check_outside_control_flow(graph: Graph, needed: set[Operation]) -> None:
+    """A tensor made inside a tf.cond branch or a tf.while_loop exists only while its cond or
+    loop runs: fetching it (or what depends on it) from outside is refused, as in TF."""
+    from engine.ops.control_flow_ops import _owned
+
+    flows = [op for op in graph.get_operations() if op.type in ("Cond", "While")]
+    inside = set().union(*map(_owned, flows)) & needed if flows else set()
+    if inside:
+        op = min(inside, key=lambda o: o._id)
+        raise errors.InvalidArgumentError(
+            None, op, f"'{op.name}' is made inside a tf.cond branch or a tf.while_loop; fetch "
+                      f"the cond's or loop's outputs instead (its tensors exist only while it "
+                      f"runs).")
 
 
 def _as_is(value: Any) -> Any:

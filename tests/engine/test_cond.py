@@ -442,3 +442,20 @@ def _loop_in_cond(a, b):
 def test_numerical_gradient_through_nested_control_flow(build) -> None:
     rng = np.random.default_rng(5)
     check_gradients(build, [np.abs(rng.standard_normal((2, 3))), rng.standard_normal(3)])
+
+
+def test_tensors_from_inside_a_cond_or_loop_cannot_be_fetched_from_outside() -> None:
+    p = tf.placeholder(tf.bool, [])
+    inner: list[tf.Tensor] = []
+
+    def branch() -> tf.Tensor:
+        inner.append(tf.constant(2.0) * 3.0)
+        return inner[-1]
+
+    y = tf.cond(p, branch, lambda: tf.constant(0.0))
+    tf.while_loop(lambda i: i < 3, lambda i: inner.append(i * 2) or i + 1, [tf.constant(0)])
+    with tf.Session() as sess:
+        assert sess.run(y, {p: True}) == 6.0
+        for tensor in inner:
+            with pytest.raises(tf.errors.InvalidArgumentError, match=r"inside a tf\.cond branch"):
+                sess.run(tensor * 1, {p: True})
