@@ -188,6 +188,49 @@ class Dataset(_Described):
         captured = [t for d in parts for t in d._captured]
         return Dataset(_nest(structure, parts), specs, make, captured)
 
+    @staticmethod
+    def from_generator(generator: Callable[..., Any], output_types: Any,
+                       output_shapes: Any = None, args: Sequence[Any] | None = None) -> Dataset:
+        """The elements a Python generator yields (`generator(*args)` called anew on each
+        pass), converted to `output_types` and checked against `output_shapes`."""
+        from engine.session import flatten_structure
+
+        if not callable(generator):
+            raise TypeError(f"generator must be callable, got {generator!r}.")
+        types: list[Any] = []
+        structure = flatten_structure(output_types, types)
+        dtypes = [_dtypes.as_dtype(t) for t in types]
+        shapes = [None] * len(dtypes) if output_shapes is None else \
+            _values_like(output_shapes, structure)
+        specs = [(dt, TensorShape(s).as_tuple()) for dt, s in
+                 builtins.zip(dtypes, shapes, strict=True)]
+
+        def make(env: _Env) -> Stream[Element]:
+            for item in generator(*(args or ())):
+                try:
+                    leaves = _values_like(item, structure)
+                except ValueError as e:
+                    raise errors.InvalidArgumentError(
+                        None, env.op, f"from_generator: the generator yielded {item!r}, which "
+                                      f"does not have the structure of output_types ({e})"
+                    ) from None
+                yield tuple(_converted(v, dt, shape, env) for v, (dt, shape) in
+                            builtins.zip(leaves, specs, strict=True))
+
+        return Dataset(structure, specs, make)
+
+    def concatenate(self, dataset: Dataset) -> Dataset:
+        """This dataset's elements, then `dataset`'s (same structure and types)."""
+        if [dt for dt, _ in dataset.specs] != [dt for dt, _ in self.specs]:
+            raise TypeError(f"Two datasets to concatenate have different types "
+                            f"{[dt.name for dt, _ in self.specs]} and "
+                            f"{[dt.name for dt, _ in dataset.specs]}.")
+        specs = [(dt, _merged(a, b)) for (dt, a), (_, b) in
+                 builtins.zip(self.specs, dataset.specs, strict=True)]
+        return Dataset(self.structure, specs,
+                       lambda env: itertools.chain(self._make(env), dataset._make(env)),
+                       [*self._captured, *dataset._captured])
+
     # -- transformations --------------------------------------------------------------------
     def map(self, map_func: Callable[..., Any], num_parallel_calls: Any = None) -> Dataset:
         """Elements passed through `map_func` (graph ops, traced once; tuple elements are
@@ -234,6 +277,35 @@ class Dataset(_Described):
                     raise errors.InvalidArgumentError(
                         None, env.op, f"batch: elements of different shapes cannot be "
                                       f"stacked ({e}); pad them first") from None
+
+        return Dataset(self.structure, specs, make, [*self._captured, *_tensors(given)])
+
+    def padded_batch(self, batch_size: Any, padded_shapes: Any = None,
+                     padding_values: Any = None, drop_remainder: bool = False) -> Dataset:
+        """Batches of elements padded at the end of each dimension to the longest in the
+        batch (or to `padded_shapes`, where a dimension is given), with `padding_values`
+        (default 0)."""
+        given = _count(batch_size, "batch_size", 1)
+        targets = [s for _, s in self.specs] if padded_shapes is None else \
+            [TensorShape(t).as_tuple() for t in _values_like(padded_shapes, self.structure)]
+        fills = [0] * len(self.specs) if padding_values is None else \
+            _values_like(padding_values, self.structure)
+        if len(targets) != len(self.specs) or len(fills) != len(self.specs):
+            raise ValueError("padded_shapes and padding_values must have the structure of the "
+                             "dataset's elements.")
+        first = given if drop_remainder and isinstance(given, int) else None
+        specs = [(dt, None if t is None else (first, *t))
+                 for (dt, _), t in builtins.zip(self.specs, targets, strict=True)]
+
+        def make(env: _Env) -> Stream[Element]:
+            size = _counted(env, given, "batch_size", 1)
+            source = self._make(env)
+            while rows := list(itertools.islice(source, size)):
+                if len(rows) < size and drop_remainder:
+                    return
+                yield tuple(_padded(list(column), target, fill, env) for column, target, fill
+                            in builtins.zip(builtins.zip(*rows, strict=True), targets, fills,
+                                            strict=True))
 
         return Dataset(self.structure, specs, make, [*self._captured, *_tensors(given)])
 
@@ -511,6 +583,67 @@ def _nest(structure: Any, parts: list[Dataset]) -> Any:
 
     markers = [rebuild_structure(d.structure, [object() for _ in d.specs]) for d in parts]
     return flatten_structure(rebuild_structure(structure, markers), [])
+
+
+def _values_like(item: Any, like: Any) -> list[Any]:
+    """The leaves of `item` (a generator's element, padded shapes or values) in the order of
+    the template `like` (the element's structure): dicts by its keys, tuples in order; a list
+    where `like` has a leaf is one value (or one shape)."""
+    if isinstance(like, dict):
+        if not isinstance(item, dict) or item.keys() != like.keys():
+            raise ValueError(f"expected a dict with keys {sorted(like)}, got {item!r}")
+        return [v for key in like for v in _values_like(item[key], like[key])]
+    if isinstance(like, list | tuple):
+        if not isinstance(item, list | tuple) or len(item) != len(like):
+            raise ValueError(f"expected {len(like)} components, got {item!r}")
+        return [v for part, sub in builtins.zip(item, like, strict=True)
+                for v in _values_like(part, sub)]
+    return [item]
+
+
+def _converted(value: Any, dtype: _dtypes.DType, shape: Shape, env: _Env) -> np.ndarray:
+    """A generator's value as an array of `dtype` with a shape that `shape` admits."""
+    try:
+        array = np.asarray(value, dtype=dtype.np)
+    except (TypeError, ValueError) as e:
+        raise errors.InvalidArgumentError(
+            None, env.op, f"from_generator: {value!r} is not a {dtype.name} value ({e})"
+        ) from None
+    if shape is not None and (len(shape) != array.ndim or any(
+            d is not None and d != n for d, n in builtins.zip(shape, array.shape, strict=True))):
+        raise errors.InvalidArgumentError(
+            None, env.op, f"from_generator: a value of shape {list(array.shape)} does not "
+                          f"match output_shapes {TensorShape(shape)}")
+    return array
+
+
+def _merged(a: Shape, b: Shape) -> Shape:
+    """The dimensions two shapes agree on (None where they differ)."""
+    if a is None or b is None or len(a) != len(b):
+        return None
+    return tuple(x if x == y else None for x, y in builtins.zip(a, b, strict=True))
+
+
+def _padded(values: list[Any], target: Shape, fill: Any, env: _Env) -> np.ndarray:
+    """`values` stacked after padding each at the end of every dimension to the longest
+    (or to `target`'s dimension where it is given)."""
+    arrays = [np.asarray(v) for v in values]
+    ranks = {a.ndim for a in arrays}
+    if len(ranks) != 1:
+        raise errors.InvalidArgumentError(None, env.op, "padded_batch: elements of different "
+                                                        "ranks cannot be batched")
+    longest = [max(a.shape[i] for a in arrays) for i in builtins.range(ranks.pop())]
+    if target is not None:
+        if len(target) != len(longest) or any(t is not None and t < n for t, n in
+                                              builtins.zip(target, longest, strict=True)):
+            raise errors.InvalidArgumentError(
+                None, env.op, f"padded_batch: an element of shape {longest} does not fit "
+                              f"padded_shapes {TensorShape(target)}")
+        longest = [n if t is None else t for t, n in builtins.zip(target, longest, strict=True)]
+    out = np.full((len(arrays), *longest), fill, dtype=arrays[0].dtype)
+    for row, a in enumerate(arrays):
+        out[(row, *(slice(0, n) for n in a.shape))] = a
+    return out
 
 
 def _count(value: Any, what: str, least: int) -> int | Tensor:

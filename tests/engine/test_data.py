@@ -251,3 +251,48 @@ def test_slices_of_a_placeholder_of_unknown_rank() -> None:
         sess.run(iterator.initializer, {data: 1.0})
         with pytest.raises(tf.errors.InvalidArgumentError, match="scalar"):
             sess.run(iterator.get_next())
+
+
+def test_from_generator_converts_and_checks_what_python_yields() -> None:
+    def rows(n):
+        for i in range(n):
+            yield {"ids": list(range(i + 1)), "label": i % 2}
+
+    ds = tf.data.Dataset.from_generator(rows, {"ids": tf.int32, "label": tf.int64},
+                                        {"ids": [None], "label": []}, args=(3,))
+    assert ds.output_types == {"ids": tf.int32, "label": tf.int64}
+    element = ds.padded_batch(2, padded_shapes={"ids": [None], "label": []},
+                              padding_values={"ids": -1, "label": 0}) \
+        .make_one_shot_iterator().get_next()
+    with tf.Session() as sess:
+        first, second = _drain(sess, element)
+    np.testing.assert_array_equal(first["ids"], [[0, -1], [0, 1]])
+    np.testing.assert_array_equal(second["ids"], [[0, 1, 2]])
+    np.testing.assert_array_equal(first["label"], [0, 1])
+    bad = tf.data.Dataset.from_generator(lambda: iter([[1.5]]), tf.int32, [2])
+    with tf.Session() as sess, pytest.raises(tf.errors.InvalidArgumentError, match="shape"):
+        sess.run(bad.make_one_shot_iterator().get_next())
+
+
+def test_padded_batch_pads_to_the_longest_or_to_a_fixed_length() -> None:
+    words = tf.data.Dataset.range(1, 4).map(lambda n: tf.ones([n], tf.int64))
+    longest = words.padded_batch(3, padded_shapes=[None]).make_one_shot_iterator().get_next()
+    fixed = words.padded_batch(2, padded_shapes=[5], drop_remainder=True) \
+        .make_one_shot_iterator().get_next()
+    assert fixed.shape.as_list() == [2, 5]
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(longest), [[1, 0, 0], [1, 1, 0], [1, 1, 1]])
+        assert [b.tolist() for b in _drain(sess, fixed)] == [[[1, 0, 0, 0, 0],
+                                                              [1, 1, 0, 0, 0]]]
+    too_long = words.padded_batch(3, padded_shapes=[2]).make_one_shot_iterator().get_next()
+    with tf.Session() as sess, pytest.raises(tf.errors.InvalidArgumentError, match="fit"):
+        sess.run(too_long)
+
+
+def test_concatenate_runs_one_dataset_after_the_other() -> None:
+    both = tf.data.Dataset.range(2).concatenate(tf.data.Dataset.range(10, 12))
+    with tf.Session() as sess:
+        assert [int(v) for v in _drain(sess, both.make_one_shot_iterator().get_next())] == \
+            [0, 1, 10, 11]
+    with pytest.raises(TypeError, match="different types"):
+        tf.data.Dataset.range(2).concatenate(tf.data.Dataset.from_tensors(1.0))
