@@ -1,4 +1,4 @@
-"""`tf.keras`: Keras's Sequential and functional APIs on the engine.
+"""`tf.keras`: Keras's Sequential, functional and subclassing APIs on the engine.
 
     model = tf.keras.Sequential([tf.keras.layers.Dense(64, activation="relu", input_shape=(8,)),
                                  tf.keras.layers.Dense(3, activation="softmax")])
@@ -9,8 +9,17 @@
     merged = tf.keras.layers.concatenate([a, tf.keras.layers.Dense(8)(b)])
     model = tf.keras.Model([a, b], tf.keras.layers.Dense(1)(merged))
 
+    class MLP(tf.keras.Model):                    # subclassed: built on the first data
+        def __init__(self):
+            super().__init__()
+            self.hidden, self.out = tf.keras.layers.Dense(16, "relu"), tf.keras.layers.Dense(3)
+
+        def call(self, inputs, training=None):
+            return self.out(self.hidden(inputs))
+
 Layers are the tf.layers classes (callable on Keras tensors too); optimizers subclass
-tf.train's with Keras's defaults; models own or share a graph and session (see models.py).
+tf.train's with Keras's defaults; models own or share a graph and session (see models.py), and
+are layers too (nest them in other models). Custom layers subclass tf.keras.layers.Layer.
 `Model.save(path)` writes an engine.saved_model snapshot. History and TensorBoard keys are the
 metric names as given to `compile` ('acc' stays 'acc', 'accuracy' stays 'accuracy').
 """

@@ -5,11 +5,14 @@ As in TF 1.x Keras, functional models share one graph and session (the "Keras se
 models made from the same tensors share their layers' variables; `clear_session()` starts a
 fresh one, and so does `tf.keras.utils.set_random_seed` (so seeded models repeat). A
 Sequential model keeps a graph of its own. Layer calls on Keras tensors are recorded as
-`Node`s, from which a Model finds its layers and replays them for its training pass.
+`Node`s, from which a Model finds its layers and replays them for its training pass; a model
+called as a layer is one node, the calls inside it unrecorded.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from engine.graph import Graph, GraphKeys, Tensor, get_default_graph
@@ -36,9 +39,11 @@ class Runtime:
     """A graph, its session and the variables that session has initialized: what the models
     building in one graph must share, so that one model never re-initializes another's."""
 
-    def __init__(self) -> None:
-        self.graph = Graph()
-        self.graph.seed = _seed if _seed is not None else get_default_graph().seed
+    def __init__(self, graph: Graph | None = None) -> None:
+        if graph is None:
+            graph = Graph()
+            graph.seed = _seed if _seed is not None else get_default_graph().seed
+        self.graph = graph
         self.session = Session(graph=self.graph)
         self.initialized: set[Variable] = set()
         self.nodes: dict[Tensor, Node] = {}
@@ -66,6 +71,7 @@ class Runtime:
 
 
 _current: Runtime | None = None
+_unrecorded = 0  # how many model calls are running: their layers' calls are not recorded
 
 
 def runtime() -> Runtime:
@@ -74,6 +80,26 @@ def runtime() -> Runtime:
     if _current is None:
         _current = Runtime()
     return _current
+
+
+def runtime_of(graph: Graph) -> Runtime:
+    """The Keras session's runtime if `graph` is its graph, else a runtime (a session) around
+    `graph`: where a model called on tensors of that graph builds."""
+    if _current is not None and _current.graph is graph:
+        return _current
+    return Runtime(graph)
+
+
+@contextmanager
+def unrecorded() -> Iterator[None]:
+    """Layer calls inside are not recorded: a model called as a layer is one node of the outer
+    model, its own layers' calls are its business."""
+    global _unrecorded
+    _unrecorded += 1
+    try:
+        yield
+    finally:
+        _unrecorded -= 1
 
 
 def get_graph() -> Graph:
@@ -99,8 +125,9 @@ def set_seed(seed: int) -> None:
 
 
 def node_of(value: Any) -> Node | None:
-    """The layer call that made `value`, if it is a tensor of the current Keras graph."""
-    if _current is None or not isinstance(value, Tensor):
+    """The layer call that made `value`, if it is a tensor of the current Keras graph (and no
+    model call is running)."""
+    if _current is None or _unrecorded or not isinstance(value, Tensor):
         return None
     return _current.nodes.get(value)
 

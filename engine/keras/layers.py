@@ -5,12 +5,14 @@ the recurrent SimpleRNN, LSTM and GRU (engine/keras/recurrent.py).
 
 A call on tensors of `tf.keras.Input` is recorded (engine/keras/backend.py) so that
 `tf.keras.Model(inputs, outputs)` can find its layers; on any other tensor a layer works as
-its tf.layers class does. Layers may take a list of tensors (merge layers, Lambda).
+its tf.layers class does. Layers may take a list of tensors (merge layers, Lambda). Custom
+layers subclass `Layer` (its `build` making weights with `add_weight`, its `call` the ops).
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -25,6 +27,7 @@ from engine.ops import array_ops, math_ops, nn_ops, reduction_ops
 from engine.ops.array_ops import placeholder
 from engine.ops.control_flow_ops import identity
 from engine.shapes import Shape, fmt
+from engine.variables import Variable
 
 __all__ = [
     "Activation", "Add", "Average", "AveragePooling2D", "AvgPool2D", "BatchNormalization",
@@ -39,7 +42,17 @@ __all__ = [
 
 class Layer(_tf_layers.Layer):
     """tf.layers' Layer, also callable on Keras tensors, whose calls it records for the
-    functional API."""
+    functional API. Subclass it as in Keras: make weights in `build(input_shape)` with
+    `self.add_weight(...)` and compute in `call(inputs)` (or `call(inputs, training=None)`)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A `call` written outside the engine is adapted to the engine's calling convention,
+        `call(inputs, training)`: `training` goes only to a call that takes it, and what it
+        returns is checked (see `_user_call`)."""
+        super().__init_subclass__(**kwargs)
+        call = cls.__dict__.get("call")
+        if call is not None and not cls.__module__.startswith("engine."):
+            cls.call = _user_call(call)
 
     def __call__(self, inputs: Any, training: Any = None) -> Any:
         listed = _tf_layers.is_tensor_list(inputs)
@@ -50,7 +63,7 @@ class Layer(_tf_layers.Layer):
                              f"tensor ({tensors[keras.index(False)]!r}): all inputs must come "
                              f"from tf.keras.Input or tf.keras layers; wrap other tf ops in "
                              f"tf.keras.layers.Lambda.")
-        outputs = super().__call__(inputs, training)
+        outputs = self._call_tensors(inputs, training)
         if tensors and all(keras):
             backend.runtime().record(self, tensors, listed,
                                      list(outputs) if isinstance(outputs, list | tuple)
@@ -62,6 +75,34 @@ class Layer(_tf_layers.Layer):
     def _call_tensors(self, inputs: Any, training: Any) -> Any:
         """The call itself, unrecorded: what a functional model replays for training."""
         return _tf_layers.Layer.__call__(self, inputs, training)
+
+    def add_weight(self, name: str | None = None, shape: Sequence[int] = (),
+                   initializer: Any = None, trainable: bool = True,
+                   regularizer: Regularizer = None, dtype: Any = None) -> Variable:
+        """tf.layers' add_weight, the name optional as in Keras (weight, weight_1, ...)."""
+        if name is None:
+            name = f"weight_{len(self.weights)}" if self.weights else "weight"
+        return super().add_weight(name, shape, initializer, trainable, regularizer, dtype)
+
+
+def _user_call(call: Callable[..., Any]) -> Callable[..., Any]:
+    """`call` taking the engine's `(inputs, training)`: `training` is passed on by keyword
+    when `call` has such a parameter (or **kwargs), else dropped; the result must be a tensor
+    or a list / tuple of tensors, which an error says otherwise."""
+    params = list(inspect.signature(call).parameters.values())[1:]
+    takes_training = any(p.name == "training" or p.kind is p.VAR_KEYWORD for p in params)
+
+    @functools.wraps(call)
+    def adapted(self: Layer, inputs: Any, training: Any = None) -> Any:
+        out = call(self, inputs, training=training) if takes_training else call(self, inputs)
+        if not _tf_layers.is_tensor_list(out if isinstance(out, list | tuple) else [out]):
+            raise TypeError(f"The call() of {type(self).__name__} '{self.name}' returned "
+                            f"{type(out).__name__} {out!r:.80}; it must return a tensor (or a "
+                            f"list of tensors) computed with tf ops from its inputs (wrap "
+                            f"constants in tf.constant).")
+        return out
+
+    return adapted
 
 
 # The tf.layers classes, callable on Keras tensors.

@@ -1,22 +1,37 @@
-"""`tf.keras.Model` (the functional API) and `tf.keras.Sequential`: compile / fit / evaluate /
-predict / summary / save, shared by both.
+"""`tf.keras.Model` (the functional API and subclassed models) and `tf.keras.Sequential`:
+compile / fit / evaluate / predict / summary / save, shared by all three.
 
     inputs = tf.keras.Input(shape=(8,))
     x = tf.keras.layers.Dense(16, activation="relu")(inputs)
     model = tf.keras.Model(inputs, tf.keras.layers.Dense(1)(x))
 
-A Sequential model owns a Graph and a Session (`model.graph`, `model.session`), so two never
-share variables. Functional models live in the Keras session's graph (backend.py), which models
-made from the same Input tensors share, with their layers' variables, as in TF 1.x Keras. A
-model's graph holds two forward passes over the same variables: the inference pass (dropout
-off, batch normalization on its moving statistics), which predict, evaluate, validation and
-`save` use, and the training pass that `fit` minimises (it also runs batch normalization's
-moving-average updates): Sequential re-runs its stack for it, a functional model replays its
-recorded layer calls. The graph's random seed is the one given to
+    class MLP(tf.keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.hidden = tf.keras.layers.Dense(16, activation="relu")
+            self.out = tf.keras.layers.Dense(1)
+
+        def call(self, inputs, training=None):
+            return self.out(self.hidden(inputs))
+
+A Sequential or subclassed model owns a Graph and a Session (`model.graph`, `model.session`),
+so two never share variables. Functional models live in the Keras session's graph
+(backend.py), which models made from the same Input tensors share, with their layers'
+variables, as in TF 1.x Keras. A model's graph holds two forward passes over the same
+variables: the inference pass (dropout off, batch normalization on its moving statistics),
+which predict, evaluate, validation and `save` use, and the training pass that `fit` minimises
+(it also runs batch normalization's moving-average updates); both are the model's `call`
+(Sequential runs its stack, a functional model replays its recorded layer calls, a subclass
+runs its own) with `training` False or True. A subclassed model makes its inputs and the
+inference pass from the first data it sees (Keras's deferred build).
+
+A model is a layer: calling it on tensors runs its `call` with its weights, so a model nests
+in a functional model (one node there, shared by every call, e.g. a siamese encoder) or in a
+Sequential one. A Sequential or subclassed model used in another graph moves there first,
+weights and all (Model._move). The graph's random seed is the one given to
 `tf.keras.utils.set_random_seed`, else the default graph's (`tf.set_random_seed`); with
 neither, initial weights differ from run to run, as in Keras.
 """
-
 from __future__ import annotations
 
 import math
@@ -28,12 +43,13 @@ import numpy as np
 
 from engine import dtypes as _dtypes
 from engine import saved_model
-from engine.graph import Graph, GraphKeys, Tensor
+from engine.graph import Graph, GraphKeys, Tensor, convert_to_tensor
 from engine.keras import backend, losses, metrics, optimizers
 from engine.keras.backend import Node, Runtime
 from engine.keras.callbacks import Callback, History
-from engine.keras.layers import InputLayer
+from engine.keras.layers import InputLayer, Layer
 from engine.layers import Layer as _BaseLayer
+from engine.layers import _snake_case, is_tensor_list
 from engine.ops import array_ops, math_ops, reduction_ops
 from engine.session import Session
 from engine.shapes import Shape
@@ -41,9 +57,14 @@ from engine.variables import Variable
 
 __all__ = ["Model", "Sequential"]
 
-_NOT_BUILT = ("This model has not yet been built. Build the model first by calling `build()` or "
-              "calling `fit()` with some data, or specify an `input_shape` argument in the first "
-              "layer(s) for automatic build.")
+_NOT_BUILT = ("This model has not yet been built. Build the model first by calling `build()`, "
+              "calling `fit()` with some data or calling the model on data, or specify an "
+              "`input_shape` argument in the first layer(s) for automatic build.")
+_NO_INIT = ("It looks like you are subclassing `Model` and you forgot to call "
+            "`super().__init__()`. Always start your model's `__init__` with this line.")
+_ELSEWHERE = ("Model '{name}' {how} of another graph, where its weights are, so it cannot be "
+              "used in this one; use it on tensors of that graph, e.g. tf.keras.Input made in "
+              "the same Keras session (before tf.keras.backend.clear_session()).")
 _NOT_COMPILED = ("You must compile your model before training/testing. Use "
                  "`model.compile(optimizer, loss)`.")
 
@@ -123,20 +144,35 @@ class _CompileArgs:
         self.loss_weights = loss_weights
 
 
-class Model:
+class Model(Layer):
     """A model from `inputs` (tf.keras.Input tensors) to `outputs` (tensors of tf.keras
     layers called on them), each a tensor, a list or a dict by name; the base of Sequential.
     Input names are the Input layers' names (or the dict's keys), output names those of the
-    layers that make the outputs (or the dict's keys): data may be passed by them."""
+    layers that make the outputs (or the dict's keys): data may be passed by them.
 
-    def __init__(self, inputs: Any, outputs: Any, name: str | None = None) -> None:
+    Without inputs and outputs it is the base of a subclassed model: its layers are those
+    assigned as attributes, `call(inputs, training=None)` computes the outputs, and it builds
+    (in a graph of its own, like Sequential) from the first data it sees, `build(input_shape)`
+    or a call on tensors; its inputs are named input_1, ..., its outputs output_1, ....
+
+    A model is a layer: called on tensors (Keras tensors too, nesting it in a functional
+    model) it computes its outputs with its own weights, shared by every call."""
+
+    def __init__(self, inputs: Any = None, outputs: Any = None, name: str | None = None) -> None:
+        if inputs is None and outputs is None:
+            self._setup(name or _snake_case(type(self).__name__), Runtime())
+            return
+        if inputs is None or outputs is None:
+            raise ValueError("A functional Model needs both `inputs` and `outputs`; a subclass "
+                             "of Model calls `super().__init__()` without them and defines "
+                             "`call`.")
         input_list = list(inputs.values()) if isinstance(inputs, Mapping) else \
             list(inputs) if isinstance(inputs, list | tuple) else [inputs]
         output_list = list(outputs.values()) if isinstance(outputs, Mapping) else \
             list(outputs) if isinstance(outputs, list | tuple) else [outputs]
         runtime = backend.runtime()
         self._setup(name or "model", runtime)
-        self._nodes, self._layers = _trace(runtime, input_list, output_list)
+        self._nodes, self._layer_list = _trace(runtime, input_list, output_list)
         names = [layer.name for layer in self._layers]
         for layer_name in names:
             if names.count(layer_name) > 1:
@@ -150,9 +186,16 @@ class Model:
         self._set_outputs(output_list)
 
     def _setup(self, name: str, runtime: Runtime) -> None:
+        """The state every model has (in place of tf.layers' Layer attributes, which a model
+        computes from its layers)."""
         self.name = name
         self._runtime = runtime
-        self._layers: list[_BaseLayer] = []
+        self.trainable = True
+        self._nodes: list[Node] | None = None  # the recorded layer calls of a functional model
+        self._called = False  # called on tensors of its graph: other models there use it
+        self._layer_list: list[_BaseLayer] = []
+        self._input_names: list[str] = []
+        self._output_names: list[str] = []
         self._inputs: list[Tensor] = []
         self._outputs: list[Tensor] = []
         self._predict: Callable[..., Any] | None = None
@@ -162,18 +205,110 @@ class Model:
         self.stop_training = False
         self.history: History | None = None
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        if _layers_in(value) and "_runtime" not in self.__dict__:
+            raise RuntimeError(_NO_INIT)
+        super().__setattr__(name, value)
+
+    def __getattr__(self, name: str) -> Any:
+        """Reached only for a missing attribute: a model's own state is missing when a
+        subclass did not call `super().__init__()`."""
+        if "_runtime" not in self.__dict__ and not name.startswith("__"):
+            raise AttributeError(_NO_INIT)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     # -- structure ----------------------------------------------------------------------------
-    def _forward(self, training: bool) -> list[Tensor]:
-        """The outputs recomputed from the inputs with `training` (where a call did not fix
-        it): the layer calls replayed in the order they were made."""
-        values = {t: t for t in self._inputs}
+    def call(self, inputs: Any, training: Any = None) -> Any:
+        """A functional model's layer calls replayed on `inputs` (a tensor, or a list in the
+        order of the model's inputs) in the order they were made, `training` going to the
+        calls that did not fix it. Subclasses define their own."""
+        if self._nodes is None:
+            raise NotImplementedError(f"Model '{self.name}' has no call(): a subclass of "
+                                      f"tf.keras.Model defines `call(self, inputs, "
+                                      f"training=None)`; a functional model is made with "
+                                      f"Model(inputs, outputs).")
+        given = list(inputs) if is_tensor_list(inputs) else [inputs]
+        if len(given) != len(self._inputs):
+            raise ValueError(f"Model '{self.name}' expects {len(self._inputs)} input(s) "
+                             f"{self.input_names}, but it was called on {len(given)}.")
+        values = dict(zip(self._inputs, given, strict=True))
         for node in self._nodes:
             args = [values[t] for t in node.inputs]
             flag = training if node.training is None else node.training
             out = node.layer._call_tensors(args if node.listed else args[0], flag)
             values.update(zip(node.outputs, out if isinstance(out, list | tuple) else [out],
                               strict=True))
-        return [values[t] for t in self._outputs]
+        return _one_or_list([values[t] for t in self._outputs])
+
+    def _forward(self, training: bool) -> list[Tensor]:
+        """The outputs computed from the model's own inputs with `training`: its call."""
+        out = self.call(_one_or_list(self._inputs), training)
+        return list(out) if isinstance(out, list | tuple) else [out]
+
+    def build(self, input_shape: Any) -> None:
+        """Make a subclassed model's inputs, placeholders of `input_shape` (a list of shapes
+        for several inputs; the batch dimension may be None), and its inference pass; fit,
+        predict and calls on tensors do this from their data. A functional model is built
+        when made."""
+        if self._nodes is not None:
+            return
+        shapes = [tuple(s) for s in input_shape] if _several(input_shape) else \
+            [tuple(input_shape)]
+        self._input_names = [f"input_{i}" for i in range(1, len(shapes) + 1)]
+        with self.graph.as_default():
+            self._inputs = [array_ops.placeholder(_dtypes.float32, shape, name=name)
+                            for shape, name in zip(shapes, self._input_names, strict=True)]
+        outputs = self._forward(training=False)
+        self._output_names = [f"output_{i}" for i in range(1, len(outputs) + 1)]
+        self._set_outputs(outputs)
+
+    def _call_tensors(self, inputs: Any, training: Any) -> Any:
+        """The model's call on tensors, its layers' calls unrecorded; it is first built in the
+        tensors' graph (see `_set_scope`), from their shapes if it was not built yet."""
+        listed = is_tensor_list(inputs)
+        tensors = [convert_to_tensor(t) for t in (inputs if listed else [inputs])]
+        self._set_scope(tensors[0].graph)
+        if not self.built:
+            self.build(_shape_arg([(None, *t.static_shape[1:]) for t in tensors]))
+        self._called = True
+        with backend.unrecorded():
+            return self.call(tensors if listed else tensors[0], training)
+
+    def _set_scope(self, graph: Graph) -> None:
+        """Make `graph` this model's, as a layer's scope: a Sequential or subclassed model
+        (each starts in a graph of its own) used in another graph, e.g. called on
+        tf.keras.Input tensors or added to a Sequential model, moves there (see `_move`),
+        unless models of its graph use it already."""
+        if graph is self.graph:
+            return
+        if self._called:
+            raise ValueError(_ELSEWHERE.format(name=self.name, how="was called on tensors"))
+        self._move(graph)
+
+    def _move(self, graph: Graph) -> None:
+        """Rebuild the model's layers (and nested models) in `graph`, keeping its weights'
+        values; it runs in that graph's session from then on. A functional model cannot: its
+        recorded calls are in its graph."""
+        if self._nodes is not None:
+            raise ValueError(_ELSEWHERE.format(name=self.name,
+                                               how="was made from tf.keras.Input tensors"))
+        values, shape = (self.get_weights(), self._input_shape_arg()) if self.built else \
+            (None, None)
+        for layer in self._layers:
+            if isinstance(layer, Model):
+                layer._move(graph)
+            else:
+                _unbuild(layer)
+        self._runtime = backend.runtime_of(graph)
+        self._inputs, self._outputs, self._predict, self._compiled = [], [], None, None
+        self._called = False
+        if values is not None:
+            self.build(shape)
+            self.set_weights(values)
+
+    def _input_shape_arg(self) -> Any:
+        """The inputs' shapes as `build` takes them."""
+        return _shape_arg([t.static_shape for t in self._inputs])
 
     def _set_outputs(self, outputs: list[Tensor]) -> None:
         self._outputs = outputs
@@ -191,6 +326,14 @@ class Model:
     @property
     def built(self) -> bool:
         return bool(self._outputs)
+
+    @property
+    def _layers(self) -> list[_BaseLayer]:
+        """The layers the model was made of (functional, Sequential), then those a subclass
+        assigned as attributes (also in lists, tuples and dicts), in that order, each once."""
+        assigned = [layer for key, value in vars(self).items() if key != "_layer_list"
+                    for layer in _layers_in(value)]
+        return _unique([*self._layer_list, *assigned])
 
     @property
     def layers(self) -> list[_BaseLayer]:
@@ -232,6 +375,12 @@ class Model:
         return _one_or_list([t.static_shape for t in self.outputs])
 
     @property
+    def batch_input_shape(self) -> Shape:
+        """The input's shape once built (what a Sequential model takes from its first
+        layer), else None."""
+        return self._inputs[0].static_shape if len(self._inputs) == 1 else None
+
+    @property
     def input_names(self) -> list[str]:
         return list(self._input_names)
 
@@ -247,11 +396,25 @@ class Model:
 
     @property
     def trainable_weights(self) -> list[Variable]:
+        """Empty when the model is frozen (`trainable = False`, say a pretrained encoder)."""
+        if not self.trainable:
+            return []
         return _unique([v for layer in self._layers for v in layer.trainable_weights])
 
     @property
     def non_trainable_weights(self) -> list[Variable]:
+        if not self.trainable:
+            return self.weights
         return _unique([v for layer in self._layers for v in layer.non_trainable_weights])
+
+    variables = weights
+    trainable_variables = trainable_weights
+    non_trainable_variables = non_trainable_weights
+
+    @property
+    def losses(self) -> list[Tensor]:
+        """The layers' regularization losses, which training adds to the loss."""
+        return _unique([loss for layer in self._layers for loss in layer.losses])
 
     def count_params(self) -> int:
         if not self.built:
@@ -344,7 +507,7 @@ class Model:
             metric_fns = [[metrics.get(m, fn, out.static_shape) for m in ids]
                           for ids, fn, out in zip(metric_ids, loss_fns, self._outputs,
                                                   strict=True)]
-            penalties = [loss for layer in self._layers for loss in layer.losses]
+            penalties = self.losses
 
             def scores(outs: list[Tensor]) -> list[Tensor]:
                 per_output = [reduction_ops.reduce_mean(fn(target, out))
@@ -380,7 +543,16 @@ class Model:
         return ["loss", *self._metric_names]
 
     def _input_arrays(self, x: Any) -> list[np.ndarray]:
-        """`x` (an array, a list, or a dict by input name) checked against the inputs."""
+        """`x` (an array, a list, or a dict by input name) checked against the inputs; a model
+        not built yet is built from its shapes first (an array, or a list of arrays)."""
+        if not self.built:
+            if isinstance(x, Mapping):
+                raise ValueError(f"Model '{self.name}' is not built yet, so it has no input "
+                                 f"names to match the dict's keys: pass an array (or a list "
+                                 f"of arrays), or call `build(input_shape)` first.")
+            parts = list(x) if isinstance(x, list | tuple) and all(
+                isinstance(a, np.ndarray) for a in x) else [x]
+            self.build(_shape_arg([(None, *np.shape(a)[1:]) for a in parts]))
         names = self.input_names
         return [_standardize(data, t.static_shape, "input", name)
                 for data, t, name in zip(_per_name(x, names, "input"), self._inputs, names,
@@ -505,7 +677,10 @@ class Model:
     # -- reporting and export -----------------------------------------------------------------
     def _summary_table(self) -> tuple[int, tuple[float, ...], list[str], list[list[list[Any]]]]:
         """Line length, column stops, headers, and per layer its lines of fields: Keras's
-        functional table, whose last column lists each call's inbound `layer[node][tensor]`."""
+        functional table, whose last column lists each call's inbound `layer[node][tensor]`;
+        a subclassed model's is Sequential's, its shapes 'multiple' (as Keras prints)."""
+        if self._nodes is None:
+            return self._stack_table(lambda layer: "multiple")
         made_by = self._runtime.nodes
         nodes = [*(made_by[t] for t in self._inputs), *self._nodes]
         rows = []
@@ -522,6 +697,13 @@ class Model:
             rows.append([first, *(["", "", "", link] for link in links[1:])])
         return 98, (0.33, 0.55, 0.67, 1.0), \
             ["Layer (type)", "Output Shape", "Param #", "Connected to"], rows
+
+    def _stack_table(self, shape_of: Callable[[_BaseLayer], Any]) -> tuple[
+            int, tuple[float, ...], list[str], list[list[list[Any]]]]:
+        """Keras's table for a stack of layers: a row per layer, no connections."""
+        return 65, (0.45, 0.85, 1.0), ["Layer (type)", "Output Shape", "Param #"], [
+            [[f"{layer.name} ({type(layer).__name__})", shape_of(layer),
+              layer.count_params()]] for layer in self._layers]
 
     def summary(self, line_length: int | None = None, positions: Sequence[float] | None = None,
                 print_fn: Callable[[str], Any] | None = None) -> None:
@@ -590,6 +772,34 @@ def _n_classes(loss_fn: Any, units: int | None) -> int | None:
 
 def _one_or_list(items: list[Any]) -> Any:
     return items[0] if len(items) == 1 else items
+
+
+def _several(shape: Any) -> bool:
+    """Whether `shape` is a list of input shapes rather than one shape."""
+    return isinstance(shape, list | tuple) and bool(shape) and all(
+        isinstance(s, list | tuple) for s in shape)
+
+
+def _shape_arg(shapes: list[Any]) -> Any:
+    """Input shapes as `build` takes them: one shape, or a list of them."""
+    return shapes[0] if len(shapes) == 1 else list(shapes)
+
+
+def _layers_in(value: Any) -> list[_BaseLayer]:
+    """The layers an attribute holds: itself, or those in a list, tuple or dict."""
+    if isinstance(value, _BaseLayer):
+        return [value]
+    items = list(value.values()) if isinstance(value, Mapping) else \
+        value if isinstance(value, list | tuple) else []
+    return [layer for item in items for layer in _layers_in(item)]
+
+
+def _unbuild(layer: _BaseLayer) -> None:
+    """Make `layer` forget its graph and variables, so its next call builds it in another
+    graph (a model moving into the graph it is called in; see Model._move)."""
+    layer._graph, layer.built = None, False
+    layer._trainable_weights, layer._non_trainable_weights = [], []
+    layer.updates, layer.losses = [], []
 
 
 def _dedupe(names: list[str]) -> list[str]:
@@ -673,15 +883,17 @@ class Sequential(Model):
             raise TypeError(f"The added layer must be an instance of class Layer. Found: "
                             f"{layer!r}")
         if isinstance(layer, InputLayer):
-            if self._layers or self._batch_input_shape is not None:
+            if self._layer_list or self._batch_input_shape is not None:
                 raise ValueError("An InputLayer can only be the first layer of a Sequential "
                                  "model.")
             self._batch_input_shape = layer.batch_input_shape
             return
-        if not self._layers and self._batch_input_shape is None:
+        if not self._layer_list and self._batch_input_shape is None:
             self._batch_input_shape = layer.batch_input_shape
+        if isinstance(layer, Model) and not self._layer_list:
+            self._runtime = layer._runtime  # a model first: the stack builds in its graph
         layer._set_scope(self.graph)
-        self._layers.append(layer)
+        self._layer_list.append(layer)
         self._compiled = None  # the training pass must include the new layer
         if self._outputs:
             self._set_outputs([layer(self._outputs[0], training=False)])
@@ -692,18 +904,19 @@ class Sequential(Model):
         """Make the input placeholder, the inference pass and the variables."""
         if input_shape is not None:
             self._batch_input_shape = tuple(input_shape)
-        if self._batch_input_shape is None or not self._layers:
+        if self._batch_input_shape is None or not self._layer_list:
             raise ValueError(_NOT_BUILT)
         with self.graph.as_default():
             self._inputs = [array_ops.placeholder(_dtypes.float32, self._batch_input_shape,
                                                   name=f"{self._layers[0].name}_input")]
         self._set_outputs(self._forward(training=False))
 
-    def _forward(self, training: bool) -> list[Tensor]:
-        out = self._inputs[0]
-        for layer in self._layers:
+    def call(self, inputs: Any, training: Any = None) -> Any:
+        """The layers applied in turn."""
+        out = inputs
+        for layer in self._layer_list:
             out = layer(out, training=training)
-        return [out]
+        return out
 
     @property
     def input_names(self) -> list[str]:
@@ -711,15 +924,9 @@ class Sequential(Model):
 
     @property
     def output_names(self) -> list[str]:
-        if not self._layers:
+        if not self._layer_list:
             raise ValueError(_NOT_BUILT)
-        return [self._layers[-1].name]
-
-    def _input_arrays(self, x: Any) -> list[np.ndarray]:
-        """As Model's, first building the model from `x` if need be."""
-        if not self.built:
-            self.build((None, *np.shape(x)[1:]))
-        return super()._input_arrays(x)
+        return [self._layer_list[-1].name]
 
     def predict_classes(self, x: Any, batch_size: int | None = None,
                         verbose: int = 0) -> np.ndarray:
@@ -729,9 +936,7 @@ class Sequential(Model):
 
     # -- reporting and export -----------------------------------------------------------------
     def _summary_table(self) -> tuple[int, tuple[float, ...], list[str], list[list[list[Any]]]]:
-        return 65, (0.45, 0.85, 1.0), ["Layer (type)", "Output Shape", "Param #"], [
-            [[f"{layer.name} ({type(layer).__name__})", layer.output_shape,
-              layer.count_params()]] for layer in self._layers]
+        return self._stack_table(lambda layer: layer.output_shape)
 
     def _signature(self) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
         return {"x": self.inputs[0]}, {"predictions": self.outputs[0]}
