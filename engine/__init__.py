@@ -62,6 +62,7 @@ from engine.ops.math_ops import *
 from engine.ops.nn_ops import sigmoid, tanh
 from engine.ops.random_ops import *
 from engine.ops.reduction_ops import *
+from engine.ops.script_ops import *
 from engine.ops.state_ops import *
 from engine.session import InteractiveSession, Session, get_default_session
 from engine.session_options import ConfigProto, GPUOptions, RunMetadata, RunOptions

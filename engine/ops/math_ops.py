@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import math
 import operator
-from typing import Any
+import re
+import string
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 from engine import dtypes as _dtypes
 from engine import errors
@@ -19,7 +22,7 @@ from engine.shapes import Shape, fmt
 
 __all__ = [
     "abs", "add", "add_n", "ceil", "clip_by_value", "cast", "cos", "cumprod", "cumsum", "div",
-    "divide", "equal", "exp", "floor", "floor_div", "floordiv", "floormod", "greater",
+    "divide", "einsum", "equal", "exp", "floor", "floor_div", "floordiv", "floormod", "greater",
     "greater_equal", "is_finite", "is_inf", "is_nan", "less", "less_equal", "log", "log1p",
     "logical_and", "logical_not", "logical_or", "logical_xor", "matmul", "maximum", "minimum",
     "mod", "multiply", "negative", "not_equal", "pow", "realdiv", "reciprocal", "round", "rsqrt",
@@ -759,6 +762,259 @@ class MatMul(OpDef):
         return [sum_to(ga, a), sum_to(gb, b)]
 
 
+# -- einsum ---------------------------------------------------------------------------------------
+# Parsed subscripts use one '.' for '...', so each term has one character per named dim.
+_SUBSCRIPTS = re.compile(r"^([a-zA-Z,.]*)(->[a-zA-Z.]*)?$")
+
+
+class _Subscripts(NamedTuple):
+    """An einsum equation resolved against its operand count: one term per input, the output
+    term (implicit outputs made explicit), and whether the output drops '...' that inputs
+    have (TF 1.x sums those dims)."""
+
+    inputs: tuple[str, ...]
+    output: str
+    sums_ellipsis: bool
+
+    def numpy_equation(self) -> str:
+        """The equation for xp.einsum; summed '...' dims lead its output (the kernel sums them)."""
+        output = "." + self.output if self.sums_ellipsis else self.output
+        return (",".join(self.inputs) + "->" + output).replace(".", "...")
+
+
+def _term(subscripts: str, equation: str) -> str:
+    """One term with '...' as '.'; TF's errors for a stray period or a second ellipsis."""
+    if subscripts.count("...") > 1:
+        raise ValueError(f"Unable to resolve ellipsis. Excess number found in equation "
+                         f"'{equation}'.")
+    term = subscripts.replace("...", ".")
+    if term.count(".") != subscripts.count("..."):
+        raise ValueError(f'period "." found outside of ellipsis in equation \'{equation}\'')
+    return term
+
+
+def _parse_einsum(equation: str, n_inputs: int) -> _Subscripts:
+    """The subscripts of `equation`; ValueError, worded as TF's, when malformed. Without '->'
+    the output is numpy's: '...' first, then the letters used once, in alphabetical order."""
+    compact = equation.replace(" ", "")
+    match = _SUBSCRIPTS.match(compact)
+    if not match:
+        raise ValueError(f"Indices have incorrect format: {equation}")
+    inputs = tuple(_term(t, equation) for t in match.group(1).split(","))
+    if len(inputs) != n_inputs:
+        raise ValueError(f'Got {n_inputs} arguments for equation "{equation}", expecting '
+                         f"{len(inputs)}")
+    joined = "".join(inputs)
+    if match.group(2) is None:
+        letters = sorted(c for c in set(joined) if c != "." and joined.count(c) == 1)
+        output = ("." if "." in joined else "") + "".join(letters)
+    else:
+        output = _term(match.group(2)[2:], equation)
+        for c in output:
+            if output.count(c) > 1:
+                raise ValueError(f"Output subscript '{c}' appears more than once in equation "
+                                 f"'{equation}'")
+            if c != "." and c not in joined:
+                raise ValueError(f"Output subscript '{c}' of equation '{equation}' does not "
+                                 f"appear in any input")
+    return _Subscripts(inputs, output, "." in joined and "." not in output)
+
+
+def _einsum_dims(term: str, shape: Sequence[int | None]) -> tuple[tuple, tuple] | None:
+    """(the dims that `term`'s letters name, the dims under its '...') of an input of
+    `shape`; None when the rank does not fit the term."""
+    extra = len(shape) - len(term) + ("." in term)
+    if extra < 0 or (extra and "." not in term):
+        return None
+    at = term.find(".")
+    if at < 0:
+        return tuple(shape), ()
+    return tuple(shape[:at]) + tuple(shape[at + extra:]), tuple(shape[at:at + extra])
+
+
+def _einsum_sizes(equation: str, subs: _Subscripts,
+                  shapes: Sequence[Shape]) -> tuple[dict[str, int | None], list[Shape]]:
+    """Each letter's size and each input's '...' dims (None where its rank is unknown).
+    ValueError when an input's rank does not fit its term or one letter has two sizes."""
+    sizes: dict[str, int | None] = {}
+    ellipses: list[Shape] = []
+    for k, (term, shape) in enumerate(zip(subs.inputs, shapes, strict=True)):
+        split = (((None,) * len(term.replace(".", "")), None if "." in term else ())
+                 if shape is None else _einsum_dims(term, shape))
+        if split is None:
+            raise ValueError(f"Input {k} of equation '{equation}' has rank {len(shape)}, but "
+                             f"its subscripts '{term.replace('.', '...')}' name "
+                             f"{len(term.replace('.', ''))} dimensions")
+        named, ellipsis = split
+        ellipses.append(ellipsis)
+        for c, d in zip(term.replace(".", ""), named, strict=True):
+            known = sizes.get(c)
+            if d is not None and known is not None and d != known:
+                raise ValueError(f"Dimension {d} of input {k} for label '{c}' does not match "
+                                 f"dimension {known} elsewhere in equation '{equation}'")
+            if known is None:
+                sizes[c] = d
+    return sizes, ellipses
+
+
+def _matmul_kernel(subs: _Subscripts) -> Kernel | None:
+    """Two-operand contractions that are one (batched) matmul after transposes: letters shared
+    by both inputs and the output are batch dims; at most one letter is summed between the
+    inputs and at most one is kept from each. Faster than einsum's path search, which costs
+    more than the product for small matrices. None for any other equation."""
+    if len(subs.inputs) != 2 or "." in "".join(subs.inputs) + subs.output:
+        return None
+    a, b, out = *subs.inputs, subs.output
+    if len(set(a)) != len(a) or len(set(b)) != len(b) or any(
+            c not in out and c not in other for term, other in ((a, b), (b, a)) for c in term):
+        return None
+    batch = [c for c in out if c in a and c in b]
+    rows, cols = [c for c in a if c not in b], [c for c in b if c not in a]
+    inner = [c for c in a if c in b and c not in out]
+    if len(rows) > 1 or len(cols) > 1 or len(inner) > 1:
+        return None
+    perm_a = [a.index(c) for c in batch + rows + inner]
+    perm_b = [b.index(c) for c in batch + inner + cols]
+    order = batch + rows + cols
+    perm_out = [order.index(c) for c in out]
+
+    def index(first: list[str], second: list[str], missing: int | None) -> tuple | None:
+        """A missing row/inner/column dim becomes a size-1 axis (None) and is dropped from
+        the product again (0); None where nothing is missing."""
+        if first and second:
+            return None
+        return Ellipsis, slice(None) if first else missing, slice(None) if second else missing
+
+    at_a, at_b, at_out = index(rows, inner, None), index(inner, cols, None), index(rows, cols, 0)
+    perm_a, perm_b, perm_out = (None if p == sorted(p) else p
+                                for p in (perm_a, perm_b, perm_out))
+
+    def product(x: Any, y: Any) -> Any:
+        if perm_a:
+            x = x.transpose(perm_a)
+        if perm_b:
+            y = y.transpose(perm_b)
+        z = (x if at_a is None else x[at_a]) @ (y if at_b is None else y[at_b])
+        if at_out is not None:
+            z = z[at_out]
+        return z.transpose(perm_out) if perm_out else z
+
+    return product
+
+
+@register
+class Einsum(OpDef):
+    """TF's `einsum`: attr equation over any number of same-dtype inputs. Letters must have one
+    size throughout; dims under '...' broadcast as in numpy."""
+
+    def infer(self, op: Operation) -> list[Spec]:
+        equation = op.attrs["equation"]
+        subs = _parse_einsum(equation, len(op.inputs))
+        x = op.inputs[0]
+        if any(t.dtype != x.dtype for t in op.inputs):
+            types = ", ".join(t.dtype.name for t in op.inputs)
+            raise TypeError(f"Tensors in list passed to 'inputs' of '{op.type}' Op have types "
+                            f"[{types}] that don't all match.")
+        check_kind(op, x, NUMERIC, "inputs")
+        try:
+            sizes, ellipses = _einsum_sizes(equation, subs, [t.static_shape for t in
+                                                              op.inputs])
+        except ValueError as e:
+            raise shape_error(op, str(e)) from None
+        ellipsis: Shape = ()
+        for dims in ellipses:
+            ellipsis = broadcast_shapes(op, ellipsis, dims)
+        if "." in subs.output and ellipsis is None:
+            return [(None, x.dtype)]
+        shape = [d for c in subs.output for d in (ellipsis if c == "." else (sizes[c],))]
+        return [(tuple(shape), x.dtype)]
+
+    def kernel(self, op: Operation, ctx: ExecContext) -> Kernel:
+        equation = op.attrs["equation"]
+        subs = _parse_einsum(equation, len(op.inputs))
+        product = _matmul_kernel(subs)
+        if product is None:
+            einsum, sum_ = ctx.xp.einsum, ctx.backend.sum
+            numpy_equation, optimize = subs.numpy_equation(), len(op.inputs) > 1
+            n_out = len(subs.output)
+
+            def product(*arrays: Any) -> Any:
+                y = einsum(numpy_equation, *arrays, optimize=optimize)
+                return sum_(y, axis=tuple(range(y.ndim - n_out))) if subs.sums_ellipsis else y
+
+        if all(t.static_shape is not None and None not in t.static_shape for t in op.inputs):
+            return product  # sizes were checked when the graph was built
+
+        def checked(*arrays: Any) -> Any:
+            # xp.einsum would broadcast a size-1 dim against its letter's size; TF refuses
+            _einsum_sizes(equation, subs, [a.shape for a in arrays])
+            return product(*arrays)
+
+        return checked
+
+    def grad(self, op: Operation, dy: Tensor | None) -> list[Tensor | None]:
+        subs = _parse_einsum(op.attrs["equation"], len(op.inputs))
+        return [_einsum_input_grad(op, subs, k, dy) for k in range(len(op.inputs))]
+
+
+def _einsum_input_grad(op: Operation, subs: _Subscripts, k: int, dy: Tensor) -> Tensor:
+    """The gradient of input k: an einsum of dy with the other inputs. A repeated letter of
+    input k puts the gradient on that diagonal (an identity matrix joins the product per extra
+    occurrence); letters and '...' dims that only input k has are summed in the forward pass,
+    so the gradient is constant along them (a ones tensor shaped like input k joins). '...'
+    dims that input k broadcast are summed back with `sum_to`."""
+    from engine.ops import array_ops  # array_ops imports this module
+
+    x, term = op.inputs[k], subs.inputs[k]
+    others = [j for j in range(len(op.inputs)) if j != k]
+    elsewhere = set(subs.output).union(*(subs.inputs[j] for j in others))
+    if "." not in subs.output:
+        elsewhere.discard(".")  # summed: dy has none of those dims
+    fresh = (c for c in string.ascii_letters if c not in "".join(subs.inputs))
+    terms = [subs.output] + [subs.inputs[j] for j in others]
+    operands = [dy] + [op.inputs[j] for j in others]
+    renamed = ""
+    for at, c in enumerate(term):
+        if c in renamed:  # a repeat: its own letter, tied to the first by an identity matrix
+            new = next(fresh, None)
+            if new is None:
+                raise ValueError(f"einsum's gradient of '{op.attrs['equation']}' needs more "
+                                 f"than 52 letters")
+            axis = at - len(term) if "." in term[:at] else at
+            terms.append(c + new)
+            operands.append(_identity_like_dim(x, axis))
+            c = new
+        renamed += c
+    if any(term.count(c) == 1 and c not in elsewhere for c in term):
+        terms.append(term)
+        operands.append(array_ops.ones_like(x))
+    def product(equation: str, *tensors: Tensor) -> Tensor:  # '.' stands for '...'
+        return einsum(equation.replace(".", "..."), *tensors)
+
+    inputs = ",".join(terms)
+    if "." not in term:
+        return product(f"{inputs}->{renamed}", *operands)
+    # '...' first in the product, so that sum_to can sum away what input k broadcast; einsums
+    # of one operand move it there in x and back in the result, whatever x's rank
+    front = "." + renamed.replace(".", "")
+    g = product(f"{inputs}->{front}", *operands)
+    if term[0] == ".":
+        return sum_to(g, x)
+    return product(f"{front}->{renamed}", sum_to(g, product(f"{renamed}->{front}", x)))
+
+
+def _identity_like_dim(x: Tensor, axis: int) -> Tensor:
+    """An identity matrix, in x's dtype, of the size of x's dim `axis`."""
+    from engine.ops import array_ops  # array_ops imports this module
+
+    shape = x.static_shape
+    n = shape[axis] if shape is not None and shape[axis] is not None else \
+        array_ops.shape(x)[axis]
+    index = array_ops.range(n)
+    return cast(equal(array_ops.expand_dims(index, 1), array_ops.expand_dims(index, 0)),
+                x.dtype)
+
+
 # -- public functions ------------------------------------------------------------------------------
 def _unary(op_type: str, x: Any, name: str | None) -> Tensor:
     return make_op(op_type, [x], name=name or op_type).outputs[0]
@@ -1101,3 +1357,14 @@ def tensordot(a: Any, b: Any, axes: Any, name: str | None = None) -> Tensor:
         dims = [shape_a[i] if sa[i] is None else sa[i] for i in free_a] + [
             shape_b[j] if sb[j] is None else sb[j] for j in free_b]
         return array_ops.reshape(matmul(left, right), dims)
+
+
+def einsum(equation: str, *inputs: Any, name: str | None = None) -> Tensor:
+    """Sums of products over the letters of `equation`, as numpy's einsum: 'ij,jk->ik' is a
+    matmul, 'ii->i' a diagonal, 'ji' a transpose (without '->' the output has the letters used
+    once, in alphabetical order); '...' stands for dims that broadcast."""
+    if not isinstance(equation, str):
+        raise TypeError(f"einsum's equation must be a string such as 'ij,jk->ik', got "
+                        f"{equation!r}.")
+    return make_op("Einsum", list(inputs), {"equation": equation},
+                   name or "einsum").outputs[0]

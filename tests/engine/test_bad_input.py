@@ -180,6 +180,10 @@ OVERRIDES: dict[str, dict[str, Callable[[], Any]]] = {
                       "loop_vars": lambda: [tf.constant(0)]},
     "tf.case": {"pred_fn_pairs": lambda: [(tf.constant(True), lambda: f(2, 3))],
                 "default": lambda: lambda: f(2, 3)},
+    # '*inputs': the values of a variadic parameter (see `_call`)
+    "tf.einsum": {"equation": lambda: "ij,kj->ik", "*inputs": lambda: [f(2, 3), f(4, 3)]},
+    **{f"tf.{name}": {"func": lambda: lambda x: x, "inp": lambda: [f(2, 3)],
+                      "Tout": lambda: tf.float32} for name in ("py_func", "numpy_function")},
 }
 
 
@@ -195,12 +199,25 @@ def _argument_variants(qualname: str,
     params = inspect.signature(fn).parameters.values()
     supplied = {p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD and (
         p.default is p.empty or p.name in OVERRIDES.get(qualname, {}))}
-    good = {name: _good(qualname, name) for name in supplied}
+    good = {name: _good(qualname, name) for name in supplied} | {
+        name: build for name, build in OVERRIDES.get(qualname, {}).items() if name[0] == "*"}
     yield "", good
     for p in params:
         if p.kind is p.POSITIONAL_OR_KEYWORD and p.name not in ("name", "scope", "_sentinel"):
             for label, bad in BAD_VALUES.items():
                 yield f"{p.name}={label}", {**good, p.name: bad}
+
+
+def _call(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+    """fn(**kwargs), where a '*name' entry holds the values of fn's variadic parameter; the
+    parameters before that one then go by position."""
+    star = [key for key in kwargs if key[0] == "*"]
+    if not star:
+        return fn(**kwargs)
+    leading = [p.name for p in inspect.signature(fn).parameters.values()
+               if p.kind is p.POSITIONAL_OR_KEYWORD]
+    return fn(*(kwargs[name] for name in leading), *(v for key in star for v in kwargs[key]),
+              **{key: v for key, v in kwargs.items() if key not in star and key not in leading})
 
 
 @pytest.mark.parametrize(("qualname", "fn"), PUBLIC_FUNCTIONS,
@@ -211,7 +228,7 @@ def test_public_function_with_bad_arguments(qualname: str, fn: Callable[..., Any
         with tf.Graph().as_default() as graph:
             kwargs = {name: build() for name, build in builders.items()}
             try:
-                out = fn(**kwargs)
+                out = _call(fn, kwargs)
             except Exception as e:
                 assert label or qualname == "tf.losses.get_total_loss", f"{where} failed: {e}"
                 # tf.assert_* decide on constants while the graph is built, as TF does
@@ -877,6 +894,9 @@ PROPERTY_OPS: dict[str, Callable[[tf.Tensor, int, list[int]], Any]] = {
     "embedding_shards": lambda x, axis, ints: tf.nn.embedding_lookup(
         [x, x], ints, partition_strategy="div" if axis > 0 else "mod"),
     "l2_normalize": lambda x, axis, ints: tf.nn.l2_normalize(x, axis),
+    "einsum_matmul": lambda x, axis, ints: tf.einsum("ij,jk->ik", x, x),
+    "einsum_diagonal": lambda x, axis, ints: tf.einsum("ii->i", x),
+    "einsum_ellipsis": lambda x, axis, ints: tf.einsum("i...,...i->...", x, x),
 }
 
 

@@ -461,3 +461,190 @@ def test_tensordot_errors(axes: Any, error: type[Exception], message: str) -> No
     assert message in str(info.value)
     with pytest.raises(ValueError, match="known rank"):
         tf.tensordot(tf.placeholder(tf.float32), tf.zeros([3]), 1)
+
+
+# -- einsum ---------------------------------------------------------------------------------------
+EINSUMS = [
+    ("ij,jk->ik", [(2, 3), (3, 4)]),  # matmul
+    ("ij,jk", [(2, 3), (3, 4)]),  # implicit output
+    ("ij,kj->ik", [(2, 3), (4, 3)]),
+    ("ji,jk->ki", [(3, 2), (3, 4)]),
+    ("bij,bjk->bik", [(5, 2, 3), (5, 3, 4)]),  # batch matmul
+    ("bqhd,bkhd->bhqk", [(2, 3, 4, 5), (2, 6, 4, 5)]),  # attention scores
+    ("bij,jk->bik", [(4, 2, 3), (3, 5)]),
+    ("ij,j->i", [(2, 3), (3,)]),
+    ("i,ij->j", [(2,), (2, 3)]),
+    ("i,i->", [(3,), (3,)]),  # dot
+    ("i,j->ij", [(2,), (3,)]),  # outer
+    ("i,j", [(2,), (3,)]),
+    ("ij->ji", [(2, 3)]),  # transpose
+    ("ji", [(2, 3)]),  # implicit: alphabetical, so a transpose
+    ("ij->", [(2, 3)]),  # sum
+    ("ij->j", [(2, 3)]),
+    ("ii->", [(3, 3)]),  # trace
+    ("ii", [(3, 3)]),
+    ("ii->i", [(3, 3)]),  # diagonal
+    ("iij->ji", [(3, 3, 2)]),
+    ("iii->i", [(2, 2, 2)]),
+    ("ij,ij,jk->ik", [(2, 3), (2, 3), (3, 4)]),  # a letter in three places
+    ("ij,jk,kl->il", [(2, 3), (3, 4), (4, 5)]),  # three operands
+    ("ijk,jkl->il", [(2, 3, 4), (3, 4, 5)]),  # two letters summed
+    ("ij,k->", [(2, 3), (4,)]),
+    ("...ij,...jk->...ik", [(2, 1, 2, 3), (4, 3, 5)]),  # broadcasting '...'
+    ("...ij,...jk", [(2, 2, 3), (2, 3, 5)]),
+    ("i...->...", [(2, 3, 4)]),
+    ("i...i->...", [(3, 2, 3)]),
+    ("...->...", [(2, 3)]),
+    ("a...b,b->...a", [(2, 3, 1, 4), (4,)]),
+    ("ij->...ij", [(2, 3)]),
+    ("", [()]),
+    (",->", [(), ()]),
+    ("i , j -> ij", [(2,), (3,)]),  # spaces are ignored
+]
+
+
+@pytest.mark.parametrize(("equation", "shapes"), EINSUMS, ids=[e for e, _ in EINSUMS])
+def test_einsum_forward(equation: str, shapes: list[tuple[int, ...]]) -> None:
+    xs = [sample("any", s, seed=i) for i, s in enumerate(shapes)]
+    want = np.einsum(equation, *xs)
+    y = tf.einsum(equation, *(tf.constant(x) for x in xs))
+    assert y.dtype == tf.float64 and y.shape == want.shape
+    np.testing.assert_allclose(run(y), want, rtol=1e-12, atol=1e-12)
+    unknown = [tf.placeholder(tf.float64, (None,) * len(s)) for s in shapes]
+    got = run(tf.einsum(equation, *unknown), dict(zip(unknown, xs, strict=True)))
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_einsum_keeps_integer_dtypes() -> None:
+    a, b = np.arange(6, dtype=np.int32).reshape(2, 3), np.arange(12, dtype=np.int32).reshape(3, 4)
+    got = run(tf.einsum("ij,jk->ik", a, b))
+    assert got.dtype == np.int32 and (got == a @ b).all()
+
+
+def test_einsum_sums_dims_under_an_ellipsis_missing_from_the_output() -> None:
+    """TF 1.x gives '...' letters of their own, so an output without '...' sums them."""
+    x, v = sample("any", (4, 2, 3)), sample("any", (3,), seed=1)
+    y = tf.einsum("...ij,j->i", x, v)
+    assert y.shape == (2,)
+    np.testing.assert_allclose(run(y), np.einsum("bij,j->i", x, v))
+    check_gradients(lambda p, q: tf.einsum("...ij,j->i", p, q), [x, v])
+
+
+def test_einsum_static_shapes() -> None:
+    a = tf.placeholder(tf.float32, [None, 3])
+    b = tf.placeholder(tf.float32, [3, None])
+    assert tf.einsum("ij,jk->ik", a, b).shape.as_list() == [None, None]
+    assert tf.einsum("ij,jk->ki", a, tf.zeros([3, 5])).shape.as_list() == [5, None]
+    assert tf.einsum("ij,ik->jk", a, tf.placeholder(tf.float32, [4, None])).shape.as_list() == \
+        [3, None]  # i: unknown, then 4
+    assert tf.einsum("...i,i->...", tf.placeholder(tf.float32), tf.zeros([3])).shape.ndims \
+        is None
+    assert tf.einsum("...i,i->i", tf.placeholder(tf.float32), tf.zeros([3])).shape == (3,)
+    assert tf.einsum("ij,j", tf.placeholder(tf.float32), tf.zeros([3])).shape.as_list() == \
+        [None]
+    assert tf.einsum("...ij,...j->...i", tf.zeros([5, 1, 2, 3]),
+                     tf.zeros([4, 3])).shape == (5, 4, 2)
+
+
+EINSUM_BUILD_ERRORS = [
+    ("ij,jk->ik", [(2, 3), (4, 5)], "Dimension 4 of input 1 for label 'j' does not match "
+                                    "dimension 3 elsewhere in equation 'ij,jk->ik'"),
+    ("ii->i", [(2, 3)], "label 'i'"),
+    ("ij->ji", [(2, 3, 4)], "Input 0 of equation 'ij->ji' has rank 3, but its subscripts "
+                            "'ij' name 2 dimensions"),
+    ("...ij->ij", [(2,)], "has rank 1"),
+    ("ij,jk", [(2, 3)], 'Got 1 arguments for equation "ij,jk", expecting 2'),
+    ("ij->i2", [(2, 3)], "Indices have incorrect format: ij->i2"),
+    ("ij->jk", [(2, 3)], "Output subscript 'k' of equation 'ij->jk' does not appear"),
+    ("ij->ii", [(2, 3)], "Output subscript 'i' appears more than once"),
+    ("i.j->ij", [(2, 3)], 'period "." found outside of ellipsis'),
+    ("......->", [(2, 3)], "Excess number found"),
+    ("...i,...i->...i", [(2, 3), (4, 3)], "Dimensions must be equal, but are 2 and 4"),
+]
+
+
+@pytest.mark.parametrize(("equation", "shapes", "message"), EINSUM_BUILD_ERRORS,
+                         ids=[e for e, _, _ in EINSUM_BUILD_ERRORS])
+def test_einsum_build_errors(equation: str, shapes: list[tuple[int, ...]], message: str) -> None:
+    with pytest.raises(ValueError) as info:
+        tf.einsum(equation, *(tf.zeros(s) for s in shapes))
+    assert message in str(info.value)
+
+
+def test_einsum_argument_errors() -> None:
+    with pytest.raises(TypeError, match="equation must be a string"):
+        tf.einsum(tf.zeros([2]), tf.zeros([2]))
+    with pytest.raises(TypeError, match=r"have types \[float32, int32\] that don't all match"):
+        tf.einsum("i,i->", tf.zeros([2]), tf.zeros([2], tf.int32))
+    with pytest.raises(TypeError, match="DataType bool"):
+        tf.einsum("i->", tf.constant([True]))
+    with pytest.raises(TypeError, match="nmae"):
+        tf.einsum("i->", tf.zeros([2]), nmae="x")  # type: ignore[call-arg]
+    assert tf.einsum("i->", tf.zeros([2]), name="total").op.name == "total"
+
+
+def test_einsum_run_time_errors_name_the_node() -> None:
+    """Sizes unknown when the graph was built are checked when it runs: numpy would broadcast
+    a size-1 dim against its letter's size, TF refuses."""
+    a, b = tf.placeholder(tf.float32, [None, None]), tf.placeholder(tf.float32, [None, 4])
+    y = tf.einsum("ij,jk->ik", a, b, name="product")
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"label 'j'.*node product"):
+        run(y, {a: np.ones((2, 1)), b: np.ones((3, 4))})
+    x = tf.placeholder(tf.float32)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"has rank 1.*'ii'"):
+        run(tf.einsum("ii->i", x), {x: np.ones(3)})
+
+
+EINSUM_GRADIENTS = [
+    ("ij,jk->ik", [(2, 3), (3, 4)]),  # matmul
+    ("bij,bjk->bik", [(2, 2, 3), (2, 3, 2)]),  # batch matmul
+    ("i,j->ij", [(2,), (3,)]),  # outer product
+    ("ij->ji", [(2, 3)]),  # transpose
+    ("ii->", [(3, 3)]),  # trace
+    ("ii->i", [(3, 3)]),  # diagonal
+    ("ij->", [(2, 3)]),  # sum
+    ("...ij,...jk->...ik", [(2, 1, 2, 3), (3, 3, 2)]),  # '...' broadcasting
+    ("ij,jk,kl->il", [(2, 3), (3, 2), (2, 2)]),  # three operands
+    ("ij,ij,jk->ik", [(2, 3), (2, 3), (3, 2)]),
+    ("bqhd,bkhd->bhqk", [(2, 3, 2, 2), (2, 2, 2, 2)]),
+    ("iij->ji", [(3, 3, 2)]),
+    ("iii->i", [(2, 2, 2)]),
+    ("ij,k->", [(2, 3), (2,)]),
+    ("i...->...", [(2, 3, 1)]),
+    ("i...i->...", [(3, 2, 3)]),
+    ("a...b,b->...a", [(2, 3, 1, 2), (2,)]),
+    ("i...,...j->ij", [(2, 3, 1), (1, 1, 2)]),
+]
+
+
+@pytest.mark.parametrize(("equation", "shapes"), EINSUM_GRADIENTS,
+                         ids=[e for e, _ in EINSUM_GRADIENTS])
+def test_einsum_gradient(equation: str, shapes: list[tuple[int, ...]]) -> None:
+    xs = [sample("any", s, seed=i) for i, s in enumerate(shapes)]
+    check_gradients(lambda *ps: tf.einsum(equation, *ps), xs)
+
+
+@pytest.mark.parametrize(("equation", "shapes"), [
+    ("...ii,...i->...i", [(2, 3, 3), (1, 3)]), ("i...i,i->...", [(3, 2, 1, 3), (3,)]),
+    ("...ij,j->i", [(2, 1, 3, 2), (2,)])])
+def test_einsum_gradient_with_unknown_dims(equation: str, shapes: list[tuple[int, ...]]) -> None:
+    """The identity matrices of a diagonal's gradient and the sums of broadcast '...' dims
+    take their sizes when the graph runs, also for inputs of unknown rank."""
+    xs = [sample("any", s, seed=i) for i, s in enumerate(shapes)]
+    want = [tf.constant(x) for x in xs]
+    unknown = [tf.placeholder(tf.float64), tf.placeholder(tf.float64, [None] * len(shapes[1]))]
+    grads = []
+    for a, b in (want, unknown):
+        y = tf.einsum(equation, a, b)
+        grads.append(tf.gradients(tf.reduce_sum(y * y), [a, b]))
+    expected = run(grads[0])
+    got = run(grads[1], dict(zip(unknown, xs, strict=True)))
+    for g, w in zip(got, expected, strict=True):
+        np.testing.assert_allclose(g, w, rtol=1e-12)
+
+
+def test_einsum_second_derivative() -> None:
+    """Gradients are einsums too, so they differentiate again: d2/dx2 of sum((x x^T)^2)."""
+    x = sample("any", (2, 3))
+    check_gradients(lambda p: tf.gradients(tf.reduce_sum(tf.square(tf.einsum(
+        "ij,kj->ik", p, p))), p)[0], [x])
