@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
-from typing import Any
+from contextvars import ContextVar
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -203,7 +204,10 @@ class Cond(OpDef):
         captured = list(op.inputs[1 + builtins.bool(restored):])
         runs = []
         for branch in op.attrs["branches"]:
-            kept = _read_later(op, branch.ops)  # for gradient conds, through the state
+            # for gradient conds, through the state; a loaded snapshot's cond ("guard") has
+            # none (the loader checks nothing outside reads a branch), and scanning the ops
+            # after each cond would make loading quadratic in the number of conds
+            kept = [] if "guard" in op.attrs else _read_later(op, branch.ops)
             run = ctx.subplan([*branch.outputs, *kept], [*restored, *captured], set(branch.ops))
             runs.append((run, len(branch.outputs), kept))
 
@@ -500,13 +504,14 @@ class While(OpDef):
     def kernel(self, op: Operation, ctx: ExecContext) -> Kernel:
         loop, fixed = op.attrs["loop"], op.attrs["maximum_iterations"]
         guard = op.attrs.get("guard")  # a loaded snapshot's loops stop with an error there
+        cost = max(1, len(loop.cond.ops) + len(loop.body.ops))  # ops run per iteration
         count, fed_limit = len(loop.inputs), _fed_limit(op)
         fed = [*loop.inputs, *_captured(op)]
-        kept = _read_later(op, loop.body.ops)
+        kept = [] if guard is not None else _read_later(op, loop.body.ops)  # as in Cond
         test = ctx.subplan(loop.cond.outputs, fed, set(loop.cond.ops))
         step = ctx.subplan([*loop.body.outputs, *kept], fed, set(loop.body.ops))
-        record = any(op.outputs[-1] in other.inputs
-                     for other in op.graph.get_operations()[op._id + 1:])
+        record = guard is None and any(op.outputs[-1] in other.inputs
+                                       for other in op.graph.get_operations()[op._id + 1:])
         to_host = ctx.backend.to_host
 
         def run(*values: Any) -> builtins.tuple[Any, ...]:
@@ -519,15 +524,25 @@ class While(OpDef):
             current, outside = values[:count], values[count:]
             history: list[builtins.tuple[Any, dict[Tensor, Any]]] = []
             done = 0
-            while (limit is None or done < limit) and test(*current, *outside)[0]:
-                if guard is not None and done >= guard:
-                    raise errors.InvalidArgumentError(
-                        None, op, f"while loop '{op.name}' ran more than {guard} iterations, "
-                                  f"the most a served loop may run")
-                results = step(*current, *outside)
-                if record:
-                    history.append((current, dict(zip(kept, results[count:], strict=True))))
-                current, done = results[:count], done + 1
+            budget = None if guard is None else SERVED_LOOP_BUDGET.get()
+            token = None
+            if guard is not None and budget is None:  # not run by a Predictor: its own budget
+                budget = guard.budget()
+                token = SERVED_LOOP_BUDGET.set(budget)
+            try:
+                while (limit is None or done < limit) and test(*current, *outside)[0]:
+                    if budget is not None:
+                        _spend(op, guard, budget, cost)
+                    results = step(*current, *outside)
+                    if record:
+                        history.append((current, dict(zip(kept, results[count:],
+                                                          strict=True))))
+                    current, done = results[:count], done + 1
+                    if guard is not None:
+                        _check_size(op, guard, current)
+            finally:
+                if token is not None:
+                    SERVED_LOOP_BUDGET.reset(token)
             return (*current, _LoopState(history))
 
         return run
@@ -578,16 +593,64 @@ def parts(op: Operation) -> builtins.tuple[list[Tensor], dict[str, Any]]:
                                "body": (loop.body.ops, loop.body.outputs)}
 
 
-def from_parts(graph: Any, op_type: str, attrs: dict[str, Any], guard: int) -> dict[str, Any]:
+class LoopGuard(NamedTuple):
+    """What a loaded snapshot's loops may run in one run, all of them together (nested ones
+    and one after another, so neither nesting nor many loops multiplies it): iterations, and
+    ops run by their conditions and bodies (a big body runs fewer iterations); and the bytes
+    one loop's values may hold (a body doubling a value exhausts memory long before)."""
+
+    iterations: int
+    ops: int
+    bytes: int
+
+    def budget(self) -> list[int]:
+        """A run's budget: [iterations left, ops left]."""
+        return [self.iterations, self.ops]
+
+
+# The budget of the run in progress in this thread (set per prediction by the Predictor)
+SERVED_LOOP_BUDGET: ContextVar[list[int] | None] = ContextVar("served_loop_budget",
+                                                               default=None)
+
+
+def _spend(op: Operation, guard: LoopGuard, budget: list[int], cost: int) -> None:
+    """One more iteration of a served loop, running `cost` ops, or an error past the guard."""
+    budget[0] -= 1
+    budget[1] -= cost
+    if budget[0] < 0:
+        raise errors.InvalidArgumentError(
+            None, op, f"while loop '{op.name}': served loops ran more than {guard.iterations} "
+                      f"iterations in this run, the most they may run")
+    if budget[1] < 0:
+        raise errors.InvalidArgumentError(
+            None, op, f"while loop '{op.name}': served loops ran more than {guard.ops} ops in "
+                      f"this run, the most they may run")
+
+
+def _check_size(op: Operation, guard: LoopGuard, values: Sequence[Any]) -> None:
+    """An error once a served loop's values outgrow the guard: stopped long before memory
+    runs out, whatever the iteration count."""
+    size = sum(getattr(v, "nbytes", 0) for v in values)
+    if size > guard.bytes:
+        raise errors.ResourceExhaustedError(
+            None, op, f"while loop '{op.name}': its values grew to {size} bytes, over the "
+                      f"{guard.bytes} bytes a served loop may hold")
+
+
+def from_parts(graph: Any, op_type: str, attrs: dict[str, Any],
+               guard: LoopGuard) -> dict[str, Any]:
     """The attrs of a Cond or While op from a loaded snapshot's parts (names of nodes already
-    in `graph`); a loop is stopped with an error after `guard` iterations."""
+    in `graph`); a loop is stopped with an error past `guard`. Both keep it as their "guard"
+    attr, which also marks them loaded: nothing outside their subgraphs reads them (the
+    loader checks), so their kernels need not look for such reads."""
     def branch(key: str) -> _Branch:
         sub = attrs[key]
         return _Branch(frozenset(map(graph.get_operation_by_name, sub.ops)),
                        list(map(graph.get_tensor_by_name, sub.outputs)), None)
 
     if op_type == "Cond":
-        return {"branches": (branch("true_fn"), branch("false_fn")), "restored": []}
+        return {"branches": (branch("true_fn"), branch("false_fn")), "restored": [],
+                "guard": guard}
     return {"loop": _Loop(list(map(graph.get_tensor_by_name, attrs["loop_vars"])),
                           branch("cond"), branch("body")),
             "maximum_iterations": attrs["maximum_iterations"], "fed_limit": attrs["fed_limit"],

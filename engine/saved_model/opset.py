@@ -79,7 +79,10 @@ INTS = Attr("ints")  # tuple of ints
 PADDING = Attr("str", choices=("SAME", "VALID"))
 _REDUCE = {"axis": Attr("ints", nullable=True), "keepdims": BOOL}
 SUBGRAPH, REFS = Attr("subgraph"), Attr("refs")
-MAX_LOOP_ITERATIONS = 1 << 20  # a served loop running longer is stopped with an error
+# Served loops stop with an error past these (read at load; see control_flow_ops.LoopGuard)
+MAX_LOOP_ITERATIONS = 1 << 20  # iterations of all loops of one prediction, nested ones too
+MAX_LOOP_OPS = 1 << 24  # ops their conditions and bodies run in one prediction
+MAX_LOOP_BYTES = 1 << 30  # one loop's values
 _WINDOW = {"strides": Attr("int_list"), "padding": PADDING}
 
 

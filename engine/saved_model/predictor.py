@@ -19,6 +19,7 @@ import numpy as np
 
 from engine.gfile import local_path
 from engine.graph import Graph, Tensor
+from engine.ops.control_flow_ops import SERVED_LOOP_BUDGET
 from engine.saved_model import weights
 from engine.saved_model.format import MODEL_FILE, SnapshotError, parse_json, shape_json
 from engine.saved_model.schema import Signature, build_graph, validate_document
@@ -103,6 +104,9 @@ class Predictor:
                         for name, t in tensors.items()]
         # rank-0 outputs come back from the session as numpy scalars: those need np.asarray
         self._scalars = any(not t.static_shape for t in outputs)
+        # the limits that all loops of one prediction share (not each loop its own)
+        self._loops = next((op.attrs["guard"] for op in graph.get_operations()
+                            if op.type == "While"), None)
         self._signature = {
             "inputs": {name: _spec(t) for name, t in tensors.items()},
             "outputs": dict(zip(self._output_names, map(_spec, outputs), strict=True)),
@@ -126,7 +130,14 @@ class Predictor:
         except KeyError:
             self._as_dict(inputs)  # raises naming the unknown and missing inputs
             raise
-        results = self._run(*feeds)
+        if self._loops is None:
+            results = self._run(*feeds)
+        else:
+            token = SERVED_LOOP_BUDGET.set(self._loops.budget())
+            try:
+                results = self._run(*feeds)
+            finally:
+                SERVED_LOOP_BUDGET.reset(token)
         if self._scalars:
             results = map(np.asarray, results)
         return dict(zip(self._output_names, results, strict=True))

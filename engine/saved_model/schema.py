@@ -6,8 +6,11 @@ its version, unique and safe names, that inputs refer to earlier nodes only (so 
 is a topological order and cycles cannot be written down), op types against the servable
 op set, attrs against each op's attr types, shapes and dtypes against fixed bounds, Const
 weights against the declared weight table, and that every signature can run on its inputs.
-A Cond's or While's subgraphs must name earlier nodes and be closed: they read only what they
-make, the loop's variable placeholders, or the tensors given to the Cond or While.
+A Cond's or While's subgraphs must name earlier nodes and be closed: each node lives in the
+innermost subgraph listing it (a subgraph holds whole conds and loops, so these scopes nest, at
+most MAX_NESTING deep) and reads only tensors of its own scope or, inside a subgraph, the Cond's
+or While's inputs and loop variables (Placeholders of that loop alone); signatures read only
+the top level. Conds and loops and signatures are counted: each costs work at load.
 `build_graph` then recreates the nodes with `Graph.create_op` and checks that each op's shape
 rule gives the outputs the file declares.
 """
@@ -46,6 +49,9 @@ from engine.saved_model.opset import OPS, Subgraph, WeightRef, decode_attrs
 from engine.shapes import Shape
 
 MAX_NODES = 1 << 20
+MAX_NESTING = 64  # conds and loops inside one another (sub-plans compile recursively)
+MAX_CONTROL_FLOW = 1 << 12  # conds and loops in a file: each compiles its sub-plans at load
+MAX_SIGNATURES = 64  # each is checked runnable by a walk over the graph
 TOP_KEYS = {"format", "format_version", "opset", "nodes", "signatures", "metadata", "weights"}
 
 TensorInfo = tuple[_dtypes.DType, Shape]
@@ -90,12 +96,12 @@ def validate_document(doc: Any) -> Snapshot:
                             f"reads version {FORMAT_VERSION})")
     opset = _opset(doc["opset"])
     tensors = _weights_table(doc["weights"])
-    nodes = _nodes(doc["nodes"], opset, tensors)
+    nodes, scopes = _nodes(doc["nodes"], opset, tensors)
     used = {n.op for n in nodes}
     if used != opset:
         raise SnapshotError(f"{where}.opset: lists {sorted(opset - used)} unused, or misses "
                             f"{sorted(used - opset)}; it must be exactly the op types used")
-    signatures = _signatures(doc["signatures"], nodes)
+    signatures = _signatures(doc["signatures"], nodes, scopes)
     expect(doc["metadata"], dict, f"{where}.metadata")
     return Snapshot(nodes, signatures, doc["metadata"], doc["weights"]["file"],
                     doc["weights"]["sha256"], tensors)
@@ -140,7 +146,8 @@ def _weights_table(raw: Any) -> dict[str, TensorInfo]:
     return out
 
 
-def _nodes(raw: Any, opset: set[str], tensors: dict[str, TensorInfo]) -> list[Node]:
+def _nodes(raw: Any, opset: set[str], tensors: dict[str, TensorInfo]
+           ) -> tuple[list[Node], _Scopes]:
     expect(raw, list, "model.json.nodes")
     if len(raw) > MAX_NODES:
         raise SnapshotError(f"model.json.nodes: {len(raw)} nodes is over the limit of {MAX_NODES}")
@@ -148,6 +155,7 @@ def _nodes(raw: Any, opset: set[str], tensors: dict[str, TensorInfo]) -> list[No
     nodes: list[Node] = []
     earlier: dict[str, Node] = {}
     referenced: set[str] = set()
+    scopes = _Scopes()
     for i, item in enumerate(raw):
         where = f"model.json.nodes[{i}]"
         expect_keys(item, {"name", "op", "inputs", "attrs", "outputs"}, where)
@@ -162,7 +170,10 @@ def _nodes(raw: Any, opset: set[str], tensors: dict[str, TensorInfo]) -> list[No
         inputs = _inputs(item["inputs"], op, outputs_of, where)
         attrs = decode_attrs(op, item["attrs"], where)
         if op in ("Cond", "While"):
-            attrs = _control_flow(op, inputs, attrs, earlier, outputs_of, where)
+            if len(scopes.outside) == MAX_CONTROL_FLOW:
+                raise SnapshotError(f"{where}: more than {MAX_CONTROL_FLOW} Cond and While "
+                                    f"nodes")
+            attrs = _control_flow(name, op, inputs, attrs, earlier, outputs_of, scopes, where)
         outputs = _outputs(item["outputs"], where)
         if op == "Const":
             referenced.update(_check_const(attrs, tensors, where))
@@ -172,49 +183,78 @@ def _nodes(raw: Any, opset: set[str], tensors: dict[str, TensorInfo]) -> list[No
     unused = sorted(tensors.keys() - referenced)
     if unused:
         raise SnapshotError(f"model.json.weights.tensors: {unused[:5]} not used by any Const")
-    return nodes
+    scopes.check_reads(nodes)
+    return nodes, scopes
 
 
-def _control_flow(op: str, inputs: tuple[str, ...], attrs: dict[str, Any],
-                  earlier: Mapping[str, Node], outputs_of: Mapping[str, int],
+def _control_flow(name: str, op: str, inputs: tuple[str, ...], attrs: dict[str, Any],
+                  earlier: Mapping[str, Node], outputs_of: Mapping[str, int], scopes: _Scopes,
                   where: str) -> dict[str, Any]:
-    """A Cond's or While's subgraphs resolved against the earlier nodes, and checked closed:
-    their nodes read only tensors made inside them, the loop's variables (Placeholders) or
-    this node's inputs past the predicate or initial values (what the subgraphs read from
-    outside). So running a subgraph never needs a tensor that was not computed."""
+    """A Cond's or While's attrs resolved against the earlier nodes and checked: a boolean
+    scalar predicate, or distinct loop variables (Placeholders of this loop alone) and an
+    integer scalar limit when it is fed; distinct tensors read from outside (the node's
+    inputs past the predicate or initial values: the kernel feeds them to its sub-plans by
+    position); subgraphs that list earlier nodes, whole nested conds and loops, and give
+    results made in them or read from outside. `scopes` records which nodes the subgraphs
+    hold; their reads are checked once all nodes are known (`_Scopes.check_reads`)."""
+    loop_vars: tuple[str, ...] = ()
     if op == "While":
+        fed_limit = attrs["fed_limit"]
         loop_vars = tuple(_tensor_ref(r, outputs_of, f"{where}.attrs.loop_vars[{i}]")
                           for i, r in enumerate(attrs["loop_vars"]))
-        if not loop_vars or len(loop_vars) > len(inputs):
+        if not loop_vars or len(loop_vars) > len(inputs) - fed_limit:
             raise SnapshotError(f"{where}: a While needs one or more loop variables and an "
-                                f"initial value (input) for each; got {len(loop_vars)} "
-                                f"variable(s) and {len(inputs)} input(s)")
+                                f"initial value (input) for each"
+                                f"{', then its maximum_iterations tensor' if fed_limit else ''}"
+                                f"; got {len(loop_vars)} variable(s) and {len(inputs)} "
+                                f"input(s)")
+        given = set(inputs)
         for ref in loop_vars:
             if earlier[ref.rpartition(":")[0]].op != "Placeholder":
                 raise SnapshotError(f"{where}.attrs.loop_vars: {ref!r} is not a Placeholder")
-        outside, keys = set(inputs[len(loop_vars):]) | set(loop_vars), ("cond", "body")
+            if ref in given:
+                raise SnapshotError(f"{where}.attrs.loop_vars: {ref!r} is also an input of "
+                                    f"this node")
+        if len(set(loop_vars)) != len(loop_vars):
+            raise SnapshotError(f"{where}.attrs.loop_vars: the loop variables must be distinct")
+        limit = attrs["maximum_iterations"]
+        if limit is not None and limit < 0:
+            raise SnapshotError(f"{where}.attrs.maximum_iterations: {limit} is negative")
+        if fed_limit:
+            _expect_scalar(inputs[-1], earlier, "integer", f"{where}: the maximum_iterations "
+                                                           f"tensor")
+        captured, keys = inputs[len(loop_vars):len(inputs) - fed_limit], ("cond", "body")
     else:
-        loop_vars, outside, keys = (), set(inputs[1:]), ("true_fn", "false_fn")
+        _expect_scalar(inputs[0], earlier, "bool", f"{where}: the predicate")
+        captured, keys = inputs[1:], ("true_fn", "false_fn")
+    if len(set(captured)) != len(captured):
+        raise SnapshotError(f"{where}.inputs: a tensor read from outside is given twice")
+    scopes.enter(name, captured, loop_vars, where)
+    subs: dict[str, Subgraph] = {key: attrs[key] for key in keys}
+    listed = {key: set(sub.ops) for key, sub in subs.items()}
+    for key, sub in subs.items():
+        missing = [node for node in sub.ops if node not in earlier]
+        if missing or len(listed[key]) != len(sub.ops):
+            raise SnapshotError(f"{where}.attrs.{key}.ops: {missing[:1] or 'a name twice'} "
+                                f"(the ops must be distinct, earlier nodes)")
+    both = listed[keys[0]] & listed[keys[1]]
+    if both:
+        raise SnapshotError(f"{where}: the {keys[0]} and the {keys[1]} both list "
+                            f"{sorted(both)[:1]}")
     resolved: dict[str, Any] = {**attrs, "loop_vars": loop_vars} if op == "While" else \
         dict(attrs)
-    for key in keys:
-        at, sub = f"{where}.attrs.{key}", attrs[key]
-        missing = [name for name in sub.ops if name not in earlier]
-        if missing or len(set(sub.ops)) != len(sub.ops):
-            raise SnapshotError(f"{at}.ops: {missing[:1] or 'a name twice'} (the ops must be "
-                                f"distinct, earlier nodes)")
-        allowed = outside | {f"{name}:{i}" for name in sub.ops for i in range(outputs_of[name])}
-        for name in sub.ops:
-            for ref in earlier[name].inputs:
-                if ref not in allowed:
-                    raise SnapshotError(f"{at}: node {name!r} reads {ref!r}, which is neither "
-                                        f"made in the {key} nor an input of this node")
+    for key, sub in subs.items():
+        at = f"{where}.attrs.{key}"
+        scopes.claim(name, key, sub.ops, listed[key], earlier, at)
         outputs = tuple(_tensor_ref(r, outputs_of, f"{at}.outputs[{i}]")
                         for i, r in enumerate(sub.outputs))
-        if not set(outputs) <= allowed:
-            raise SnapshotError(f"{at}.outputs: a tensor neither made in the {key} nor an "
-                                f"input of this node")
+        for ref in outputs:
+            if not scopes.readable(ref, (name, key)):
+                raise SnapshotError(f"{at}.outputs: {ref!r} is neither made in the {key} "
+                                    f"(outside the conds and loops it holds) nor an input of "
+                                    f"this node")
         resolved[key] = Subgraph(sub.ops, outputs)
+    scopes.nest(name, [node for sub in subs.values() for node in sub.ops], where)
     wanted = (1, len(loop_vars)) if op == "While" else \
         (len(resolved["false_fn"].outputs),) * 2
     if tuple(len(resolved[key].outputs) for key in keys) != wanted:
@@ -222,6 +262,92 @@ def _control_flow(op: str, inputs: tuple[str, ...], attrs: dict[str, Any],
                             f"{[len(resolved[k].outputs) for k in keys]} results, expected "
                             f"{list(wanted)}")
     return resolved
+
+
+def _expect_scalar(ref: str, earlier: Mapping[str, Node], kind: str, what: str) -> None:
+    """`ref`, as its node declares it, must be a scalar (or of unknown shape) of `kind`."""
+    node, _, index = ref.rpartition(":")
+    dtype, shape = earlier[node].outputs[int(index)]
+    if (dtype.is_bool if kind == "bool" else dtype.is_integer) and shape in ((), None):
+        return
+    raise SnapshotError(f"{what} {ref!r} must be a {'boolean' if kind == 'bool' else kind} "
+                        f"scalar, not {dtype.name} {shape_json(shape)}")
+
+
+Scope = tuple[str, str]  # a Cond or While and one of its subgraphs, or "loop_vars"
+
+
+class _Scopes:
+    """Where the nodes of a file live: each in the innermost subgraph that lists it (or a
+    loop's variables), the rest at the top level. A subgraph holds whole conds and loops, so
+    these scopes nest as a tree, at most MAX_NESTING deep (sub-plans compile and run
+    recursively). A node reads only tensors of its own scope, or inside a subgraph also its
+    Cond's or While's inputs and loop variables: a tensor made in a subgraph exists only
+    while that runs. Reads are checked against the innermost scope alone, so loading stays
+    linear in the file's size however the subgraphs nest and overlap."""
+
+    def __init__(self) -> None:
+        self.owner: dict[str, Scope] = {}  # node -> its innermost scope
+        self.top: dict[str, str] = {}  # node -> the outermost Cond or While holding it so far
+        self.depth: dict[str, int] = {}  # Cond or While -> how many levels deep it nests
+        self.outside: dict[str, set[str]] = {}  # Cond or While -> what it gives its subgraphs
+
+    def enter(self, flow: str, captured: tuple[str, ...], loop_vars: tuple[str, ...],
+              where: str) -> None:
+        """A Cond or While: what its subgraphs read from outside; a loop's variables are its
+        own (never another loop's, never in a subgraph of another)."""
+        self.outside[flow] = {*captured, *loop_vars}
+        for ref in loop_vars:
+            node = ref.rpartition(":")[0]
+            if node in self.top:
+                raise SnapshotError(f"{where}.attrs.loop_vars: {ref!r} belongs to "
+                                    f"{self.top[node]!r}")
+            self.owner[node], self.top[node] = (flow, "loop_vars"), flow
+
+    def claim(self, flow: str, key: str, names: tuple[str, ...], listed: set[str],
+              earlier: Mapping[str, Node], where: str) -> None:
+        """The nodes a subgraph lists: a node of a nested cond or loop only with that cond or
+        loop; a Placeholder only as the variable of a loop listed too."""
+        for name in names:
+            inner = self.top.get(name)
+            if inner is not None and inner not in listed:
+                raise SnapshotError(f"{where}.ops: {name!r} belongs to {inner!r}, which the "
+                                    f"{key} does not list (a subgraph holds whole conds and "
+                                    f"loops)")
+            if inner is None and earlier[name].op == "Placeholder":
+                raise SnapshotError(f"{where}.ops: {name!r} is a Placeholder but not the "
+                                    f"variable of a loop in the {key}")
+        for name in names:
+            self.owner.setdefault(name, (flow, key))
+            self.top[name] = flow
+
+    def nest(self, flow: str, names: list[str], where: str) -> None:
+        self.depth[flow] = 1 + max((self.depth.get(name, 0) for name in names), default=0)
+        if self.depth[flow] > MAX_NESTING:
+            raise SnapshotError(f"{where}: conds and loops nested more than {MAX_NESTING} "
+                                f"deep")
+
+    def readable(self, ref: str, scope: Scope | None) -> bool:
+        """Whether a node in `scope` may read tensor `ref`."""
+        return self.owner.get(ref.rpartition(":")[0]) == scope or \
+            (scope is not None and ref in self.outside[scope[0]])
+
+    def check_reads(self, nodes: Sequence[Node]) -> None:
+        for node in nodes:
+            scope = self.owner.get(node.name)
+            for ref in node.inputs:
+                if self.readable(ref, scope):
+                    continue
+                if scope is None:
+                    raise SnapshotError(f"node {node.name!r}: reads {ref!r}, which is "
+                                        f"{self.inside(ref)}")
+                raise SnapshotError(f"node {scope[0]!r}.attrs.{scope[1]}: node {node.name!r} "
+                                    f"reads {ref!r}, which is neither made in the "
+                                    f"{scope[1]} nor an input of this node")
+
+    def inside(self, ref: str) -> str:
+        flow, key = self.owner[ref.rpartition(":")[0]]
+        return f"made inside {flow!r} ({key}): it exists only while that runs"
 
 
 def _tensor_ref(raw: Any, outputs_of: Mapping[str, int], where: str) -> str:
@@ -277,18 +403,21 @@ def _check_const(attrs: dict[str, Any], tensors: dict[str, TensorInfo], where: s
     return {value.key} if isinstance(value, WeightRef) else set()
 
 
-def _signatures(raw: Any, nodes: list[Node]) -> dict[str, Signature]:
+def _signatures(raw: Any, nodes: list[Node], scopes: _Scopes) -> dict[str, Signature]:
     expect(raw, dict, "model.json.signatures")
     if not raw:
         raise SnapshotError("model.json.signatures: no signature")
+    if len(raw) > MAX_SIGNATURES:
+        raise SnapshotError(f"model.json.signatures: {len(raw)} signatures is over the limit "
+                            f"of {MAX_SIGNATURES}")
     by_name = {n.name: n for n in nodes}
     out = {}
     for key, sig in raw.items():
         where = f"signature {key[:60]!r}"
         expect_name(key, SIGNATURE_KEY, where)
         expect_keys(sig, {"inputs", "outputs"}, where)
-        inputs = _ends(sig["inputs"], by_name, f"{where}.inputs")
-        outputs = _ends(sig["outputs"], by_name, f"{where}.outputs")
+        inputs = _ends(sig["inputs"], by_name, scopes, f"{where}.inputs")
+        outputs = _ends(sig["outputs"], by_name, scopes, f"{where}.outputs")
         if not outputs:
             raise SnapshotError(f"{where}: no outputs")
         for name, ref in inputs.items():
@@ -302,8 +431,9 @@ def _signatures(raw: Any, nodes: list[Node]) -> dict[str, Signature]:
     return out
 
 
-def _ends(raw: Any, by_name: dict[str, Node], where: str) -> dict[str, str]:
-    """Signature inputs or outputs: name -> tensor, with dtype and shape as the node says."""
+def _ends(raw: Any, by_name: dict[str, Node], scopes: _Scopes, where: str) -> dict[str, str]:
+    """Signature inputs or outputs: name -> tensor, with dtype and shape as the node says;
+    none made inside a cond or loop."""
     expect(raw, dict, where)
     outputs_of = {name: len(node.outputs) for name, node in by_name.items()}
     out = {}
@@ -312,6 +442,8 @@ def _ends(raw: Any, by_name: dict[str, Node], where: str) -> dict[str, str]:
         expect_name(name, SIGNATURE_KEY, at)
         expect_keys(info, {"tensor", "dtype", "shape"}, at)
         ref = _tensor_ref(info["tensor"], outputs_of, f"{at}.tensor")
+        if not scopes.readable(ref, None):
+            raise SnapshotError(f"{at}.tensor: {ref!r} is {scopes.inside(ref)}")
         node, _, index = ref.rpartition(":")
         dtype, shape = by_name[node].outputs[int(index)]
         if dtype_of(info["dtype"], f"{at}.dtype") != dtype or \
@@ -348,8 +480,7 @@ def build_graph(nodes: Sequence[Node], weights: Mapping[str, np.ndarray]) -> Gra
         if isinstance(attrs.get("value"), WeightRef):
             attrs["value"] = weights[attrs["value"].key]
         if node.op in ("Cond", "While"):
-            attrs = control_flow_ops.from_parts(graph, node.op, attrs,
-                                                opset.MAX_LOOP_ITERATIONS)
+            attrs = control_flow_ops.from_parts(graph, node.op, attrs, loop_guard())
         inputs = [graph.get_tensor_by_name(ref) for ref in node.inputs]
         try:
             op = graph.create_op(node.op, inputs, attrs, node.name, exact_name=True)
@@ -363,6 +494,12 @@ def build_graph(nodes: Sequence[Node], weights: Mapping[str, np.ndarray]) -> Gra
                                 f"{_fmt(node.outputs)}, but its inputs and attrs give {_fmt(got)}")
     graph.finalize()
     return graph
+
+
+def loop_guard() -> control_flow_ops.LoopGuard:
+    """The limits on a loaded snapshot's loops (read when it loads, so tests may lower them)."""
+    return control_flow_ops.LoopGuard(opset.MAX_LOOP_ITERATIONS, opset.MAX_LOOP_OPS,
+                                      opset.MAX_LOOP_BYTES)
 
 
 def _fmt(outputs: Sequence[TensorInfo]) -> str:

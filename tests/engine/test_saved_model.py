@@ -589,6 +589,9 @@ CORRUPTIONS: list[tuple[str, Callable[[Files], Files], str]] = [
     ("signature input missing", _doc(lambda d: d["signatures"]["serving_default"]["inputs"].pop(
         "x")), "need Placeholder 'x'"),
     ("no signatures", _doc(_set("signatures", {})), "no signature"),
+    ("many signatures: each walks the graph", _doc(lambda d: d["signatures"].update(
+        {f"s{i}": d["signatures"]["serving_default"] for i in range(100)})),
+     "101 signatures is over the limit"),
     ("metadata not an object", _doc(_set("metadata", [])), "metadata: expected an object"),
     ("weights file traversal", _doc(_set("weights.file", "../../etc/passwd")),
      "is not one of variables.safetensors"),
