@@ -11,6 +11,7 @@ servable, add it to `OPS`; tests check every entry is registered and stateless.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -35,6 +36,8 @@ from engine.saved_model.format import (
 )
 
 _WORDS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}  # non-finite floats in JSON
+_EQUATION = re.compile(r"[A-Za-z,. ]*(->[A-Za-z. ]*)?")
+_MAX_EQUATION = 256
 INLINE_MAX = 16  # Const values up to this many elements are written into model.json
 _MAX_CLASSES = 1 << 24  # OneHot's kernel holds a range of `depth` ints from load on
 
@@ -140,6 +143,7 @@ OPS: dict[str, OpSpec] = {
     "WeightedLoss": OpSpec(2, 2, {"reduction": Attr("str", choices=tuple(LOSS_DENOMINATORS))}),
     "Conv2D": OpSpec(2, 2, {**_WINDOW, "dilations": Attr("int_list")}),
     "Conv2DBackpropInput": OpSpec(3, 3, {**_WINDOW, "dilations": Attr("int_list")}),
+    "Einsum": OpSpec(1, None, {"equation": Attr("equation")}),
     # control flow: inputs are the predicate or the loop's initial values, then the tensors
     # from outside its subgraphs that they read
     "Cond": OpSpec(1, None, {"true_fn": SUBGRAPH, "false_fn": SUBGRAPH}),
@@ -210,7 +214,8 @@ def _encode_shape(value: Any) -> list[int | None] | None:
 
 
 _ENCODERS = {"bool": _encode_bool, "int": _encode_int, "float": _encode_float,
-             "scalar": _encode_scalar, "str": _encode_str, "dtype": _encode_dtype,
+             "scalar": _encode_scalar, "str": _encode_str, "equation": _encode_str,
+             "dtype": _encode_dtype,
              "ints": _encode_ints, "int_list": _encode_ints, "shape": _encode_shape}
 
 
@@ -250,6 +255,12 @@ def _decode(attr: Attr, raw: Any, where: str) -> Any:
             return raw
         return _decode_int(raw, attr.limit, where) if isinstance(raw, int) else \
             _decode_float(raw, where)
+    if kind == "equation":  # einsum's: letters, commas, '...', one '->'; parsed on rebuild
+        expect(raw, str, where)
+        if len(raw) > _MAX_EQUATION or not _EQUATION.fullmatch(raw):
+            raise SnapshotError(f"{where}: {raw[:40]!r} is not an einsum equation (letters, "
+                                f"',', '...', one '->', at most {_MAX_EQUATION} characters)")
+        return raw
     if kind == "str":
         expect(raw, str, where)
         if raw not in attr.choices:

@@ -419,3 +419,23 @@ def test_too_many_conds_and_loops_are_refused(tmp_path: Path, monkeypatch) -> No
     monkeypatch.setattr(schema, "MAX_CONTROL_FLOW", 1)
     with pytest.raises(SnapshotError, match="more than 1 Cond and While nodes"):
         tf.saved_model.load(str(path))
+
+
+def test_an_einsum_attention_model_serves_and_a_hostile_equation_is_refused(
+        tmp_path: Path) -> None:
+    q = tf.placeholder(tf.float32, [None, 4, 8], name="q")
+    weights = tf.Variable(RNG.standard_normal((8, 8)).astype(np.float32))
+    keys = tf.einsum("bqd,de->bqe", q, weights)
+    scores = tf.nn.softmax(tf.einsum("bqd,bkd->bqk", q, keys) / 8.0)
+    out = tf.einsum("bqk,bkd->bqd", scores, q)
+    feed = {"q": RNG.standard_normal((2, 4, 8)).astype(np.float32)}
+    path, want = _export(tmp_path, {"q": q}, {"out": out}, feed)
+    _same(path, feed, want)
+    doc = json.loads((Path(path) / "model.json").read_text())
+    node = next(n for n in doc["nodes"] if n["op"] == "Einsum")
+    for equation, match in (("bqd,de->bqe; import os", "not an einsum equation"),
+                            ("ab,bc->ad", "cannot be rebuilt")):
+        node["attrs"]["equation"] = equation
+        (Path(path) / "model.json").write_text(json.dumps(doc))
+        with pytest.raises(SnapshotError, match=match):
+            tf.saved_model.load(path)
