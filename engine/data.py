@@ -261,31 +261,21 @@ class Dataset(_Described):
     def batch(self, batch_size: Any, drop_remainder: bool = False) -> Dataset:
         """Consecutive elements stacked along a new first dimension (the last batch may be
         smaller unless `drop_remainder`)."""
-        given = _count(batch_size, "batch_size", 1)
-        first = given if drop_remainder and isinstance(given, int) else None
-        specs = [(dt, None if shape is None else (first, *shape)) for dt, shape in self.specs]
+        def stacked(rows: list[Element], env: _Env) -> Element:
+            try:
+                return tuple(np.stack(column) for column in builtins.zip(*rows, strict=True))
+            except ValueError as e:
+                raise errors.InvalidArgumentError(
+                    None, env.op, f"batch: elements of different shapes cannot be stacked "
+                                  f"({e}); pad them first") from None
 
-        def make(env: _Env) -> Stream[Element]:
-            size = _counted(env, given, "batch_size", 1)
-            source = self._make(env)
-            while rows := list(itertools.islice(source, size)):
-                if len(rows) < size and drop_remainder:
-                    return
-                try:
-                    yield tuple(np.stack(column) for column in builtins.zip(*rows, strict=True))
-                except ValueError as e:
-                    raise errors.InvalidArgumentError(
-                        None, env.op, f"batch: elements of different shapes cannot be "
-                                      f"stacked ({e}); pad them first") from None
-
-        return Dataset(self.structure, specs, make, [*self._captured, *_tensors(given)])
+        return self._batched(batch_size, drop_remainder, [s for _, s in self.specs], stacked)
 
     def padded_batch(self, batch_size: Any, padded_shapes: Any = None,
                      padding_values: Any = None, drop_remainder: bool = False) -> Dataset:
         """Batches of elements padded at the end of each dimension to the longest in the
         batch (or to `padded_shapes`, where a dimension is given), with `padding_values`
         (default 0)."""
-        given = _count(batch_size, "batch_size", 1)
         targets = [s for _, s in self.specs] if padded_shapes is None else \
             [TensorShape(t).as_tuple() for t in _values_like(padded_shapes, self.structure)]
         fills = [0] * len(self.specs) if padding_values is None else \
@@ -293,9 +283,22 @@ class Dataset(_Described):
         if len(targets) != len(self.specs) or len(fills) != len(self.specs):
             raise ValueError("padded_shapes and padding_values must have the structure of the "
                              "dataset's elements.")
+
+        def padded(rows: list[Element], env: _Env) -> Element:
+            return tuple(_padded(list(column), target, fill, env) for column, target, fill
+                         in builtins.zip(builtins.zip(*rows, strict=True), targets, fills,
+                                         strict=True))
+
+        return self._batched(batch_size, drop_remainder, targets, padded)
+
+    def _batched(self, batch_size: Any, drop_remainder: bool, shapes: list[Shape],
+                 combine: Callable[[list[Element], _Env], Element]) -> Dataset:
+        """Runs of `batch_size` consecutive elements made one by `combine`; each component's
+        shape is `shapes`' with the batch dimension in front."""
+        given = _count(batch_size, "batch_size", 1)
         first = given if drop_remainder and isinstance(given, int) else None
-        specs = [(dt, None if t is None else (first, *t))
-                 for (dt, _), t in builtins.zip(self.specs, targets, strict=True)]
+        specs = [(dt, None if shape is None else (first, *shape))
+                 for (dt, _), shape in builtins.zip(self.specs, shapes, strict=True)]
 
         def make(env: _Env) -> Stream[Element]:
             size = _counted(env, given, "batch_size", 1)
@@ -303,9 +306,7 @@ class Dataset(_Described):
             while rows := list(itertools.islice(source, size)):
                 if len(rows) < size and drop_remainder:
                     return
-                yield tuple(_padded(list(column), target, fill, env) for column, target, fill
-                            in builtins.zip(builtins.zip(*rows, strict=True), targets, fills,
-                                            strict=True))
+                yield combine(rows, env)
 
         return Dataset(self.structure, specs, make, [*self._captured, *_tensors(given)])
 

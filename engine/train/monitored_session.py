@@ -255,18 +255,10 @@ def MonitoredTrainingSession(
     gets the chief-only hooks and the checkpoint, summary and step-count hooks."""
     from engine.train import basic_session_run_hooks as basic
 
-    if save_checkpoint_secs is USE_DEFAULT and save_checkpoint_steps is USE_DEFAULT:
-        save_checkpoint_secs, save_checkpoint_steps = 600, None
-    elif save_checkpoint_secs is USE_DEFAULT:
-        save_checkpoint_secs = None
-    elif save_checkpoint_steps is USE_DEFAULT:
-        save_checkpoint_steps = None
-    if save_summaries_steps is USE_DEFAULT and save_summaries_secs is USE_DEFAULT:
-        save_summaries_steps, save_summaries_secs = 100, None
-    elif save_summaries_steps is USE_DEFAULT:
-        save_summaries_steps = None
-    elif save_summaries_secs is USE_DEFAULT:
-        save_summaries_secs = None
+    save_checkpoint_secs, save_checkpoint_steps = _every(save_checkpoint_secs,
+                                                         save_checkpoint_steps, (600, None))
+    save_summaries_secs, save_summaries_steps = _every(save_summaries_secs, save_summaries_steps,
+                                                       (None, 100))
     scaffold = scaffold or Scaffold()
     all_hooks = list(hooks or [])
     if is_chief:
@@ -285,3 +277,11 @@ def MonitoredTrainingSession(
                 save_steps=save_checkpoint_steps, scaffold=scaffold))
     creator = ChiefSessionCreator(scaffold, master, config, checkpoint_dir)
     return MonitoredSession(creator, all_hooks, stop_grace_period_secs)
+
+
+def _every(secs: Any, steps: Any, default: tuple[Any, Any]) -> tuple[Any, Any]:
+    """TF's rule for an "every N seconds" / "every N steps" pair: given neither, the default
+    pair; given one, the other is off."""
+    if secs is USE_DEFAULT and steps is USE_DEFAULT:
+        return default
+    return (None if secs is USE_DEFAULT else secs, None if steps is USE_DEFAULT else steps)
