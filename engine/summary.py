@@ -37,8 +37,7 @@ from typing import Any
 import numpy as np
 
 from engine import dtypes as _dtypes
-from engine import errors
-from engine.gfile import local_path
+from engine import errors, gfile
 from engine.graph import (
     Graph,
     GraphKeys,
@@ -206,11 +205,13 @@ class FileWriter:
     """Appends summary values to `<logdir>/metrics.jsonl` and writes `<logdir>/graph.json`."""
 
     def __init__(self, logdir: str, graph: Graph | None = None) -> None:
-        logdir = local_path(logdir)
-        os.makedirs(logdir, exist_ok=True)
+        """`logdir`: a directory, file:// URI or any tf.gfile URI (a remote file is uploaded
+        whole every few seconds and when the writer closes)."""
+        logdir = os.fspath(logdir) if gfile.is_remote(logdir) else gfile.local_path(logdir)
+        gfile.MakeDirs(logdir)
         self._logdir = logdir
-        own = os.path.join(logdir, METRICS_FILENAME)
-        self._file = open(own, "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        own = gfile.join(logdir, METRICS_FILENAME)
+        self._file = gfile.GFile(own, "a")
         self._mirror = _open_mirror(own)  # KUMO_METRICS_FILE's descriptor, or None
         if graph is not None:
             self.add_graph(graph)
@@ -233,14 +234,11 @@ class FileWriter:
                     os.write(self._mirror, f"{line}\n".encode())
 
     def add_graph(self, graph: Graph) -> None:
-        path = os.path.join(self._logdir, GRAPH_FILENAME)
-        tmp = f"{path}.{os.getpid()}.tmp"  # same directory, so os.replace is atomic
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump({"nodes": [_node(op) for op in graph.get_operations()]}, f)
-        os.replace(tmp, path)
+        document = {"nodes": [_node(op) for op in graph.get_operations()]}
+        gfile.write_file(gfile.join(self._logdir, GRAPH_FILENAME), json.dumps(document).encode())
 
     def flush(self) -> None:
-        self._file.flush()
+        gfile.sync(self._file)
 
     def close(self) -> None:
         self._file.close()

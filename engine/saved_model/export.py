@@ -16,14 +16,13 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from engine import dtypes as _dtypes
+from engine import gfile
 from engine.dtypes import variant
-from engine.gfile import local_path
 from engine.graph import Graph, Operation, Tensor
 from engine.ops import control_flow_ops
 from engine.registry import lookup
@@ -41,7 +40,6 @@ from engine.saved_model.format import (
 )
 from engine.saved_model.opset import OPS, decode_attrs, encode_attr, encode_const
 from engine.saved_model.schema import Node, build_graph, validate_document
-from engine.train.saver import _atomic_write
 
 _FORMATS = {"safetensors": weights.SAFETENSORS_FILE, "npz": weights.NPZ_FILE}
 
@@ -79,13 +77,13 @@ def save(sess: Any, path: str | os.PathLike[str], inputs: Mapping[str, Any],
     blob = weights.encode(exporter.arrays, file)
     text = exporter.document(signature_name, fed, fetched, _json_safe(dict(metadata or {})),
                              file, hashlib.sha256(blob).hexdigest())
-    directory = Path(local_path(path))
-    directory.mkdir(parents=True, exist_ok=True)
-    _atomic_write(str(directory / file), lambda f: f.write(blob))
-    _atomic_write(str(directory / MODEL_FILE), lambda f: f.write(text))
+    directory = os.fspath(path) if gfile.is_remote(path) else gfile.local_path(path)
+    gfile.MakeDirs(directory)
+    gfile.write_file(gfile.join(directory, file), blob)
+    gfile.write_file(gfile.join(directory, MODEL_FILE), text)
     for stale in set(WEIGHT_FILES) - {file}:  # from an earlier save in the other format
-        (directory / stale).unlink(missing_ok=True)
-    return str(directory)
+        gfile.remove_if_there(gfile.join(directory, stale))
+    return directory
 
 
 def _endpoints(graph: Graph, tensors: Mapping[str, Any], what: str) -> dict[str, Tensor]:

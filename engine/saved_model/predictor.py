@@ -12,12 +12,11 @@ import copy
 import hashlib
 import os
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from engine.gfile import local_path
+from engine import gfile
 from engine.graph import Graph, Tensor
 from engine.ops.control_flow_ops import SERVED_LOOP_BUDGET
 from engine.saved_model import weights
@@ -37,14 +36,20 @@ class Store(Protocol):
 
 
 class _Directory:
+    """A snapshot directory: a local path, a file:// URI or a URI of a registered file
+    system (tf.gfile)."""
+
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(local_path(path))
+        self.path = os.fspath(path) if gfile.is_remote(path) else gfile.local_path(path)
 
     def read_bytes(self, name: str) -> bytes:
-        return (self.path / name).read_bytes()
+        try:
+            return gfile.read_file(gfile.join(self.path, name))
+        except IsADirectoryError:
+            raise FileNotFoundError(name) from None
 
     def __str__(self) -> str:
-        return str(self.path)
+        return self.path
 
 
 def load(path_or_store: str | os.PathLike[str] | Store, signature_name: str | None = None, *,

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from engine import summary, tf_logging
-from engine.gfile import local_path
+from engine import gfile, summary, tf_logging
 from engine.graph import Tensor, get_default_graph
 from engine.session import Session
 from engine.train.monitored_session import (
@@ -113,14 +111,13 @@ class CheckpointSaverHook(SessionRunHook):
         if saver is not None and scaffold is not None:
             raise ValueError("You cannot provide both saver and scaffold.")
         self._timer = SecondOrStepTimer(every_secs=save_secs, every_steps=save_steps)
-        checkpoint_dir = local_path(checkpoint_dir)
-        self._path = os.path.join(checkpoint_dir, checkpoint_basename)
+        self._path = gfile.join(checkpoint_dir, checkpoint_basename)
         self._dir, self._saver, self._scaffold = checkpoint_dir, saver, scaffold
         self._listeners = list(listeners or [])
 
     def begin(self) -> None:
         self._step = _global_step_tensor("CheckpointSaverHook")
-        os.makedirs(self._dir, exist_ok=True)
+        gfile.MakeDirs(self._dir)
         if self._saver is None and self._scaffold is None:
             self._saver = Saver()  # now, while the graph may still grow
 

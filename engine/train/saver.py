@@ -9,18 +9,16 @@ same directory and moved into place with os.replace, so readers never see half a
 
 from __future__ import annotations
 
-import contextlib
+import io
 import json
 import os
-import uuid
 import zipfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
 import numpy as np
 
-from engine import errors
-from engine.gfile import local_path
+from engine import errors, gfile
 from engine.graph import GraphKeys, Tensor, get_default_graph
 from engine.ops.array_ops import placeholder
 from engine.ops.control_flow_ops import group
@@ -68,16 +66,18 @@ class Saver:
         _check_session(sess)
         if not isinstance(save_path, str):
             raise TypeError(f"save_path must be a string, got {save_path!r}.")
-        save_path = local_path(save_path)
+        if not gfile.is_remote(save_path):
+            save_path = gfile.local_path(save_path)
         if global_step is not None:
             step = (global_step if isinstance(global_step, int | np.integer)
                     else _step_value(sess, global_step))
             save_path = f"{save_path}-{int(step)}"
-        directory = os.path.dirname(os.path.abspath(save_path))
-        if not os.path.isdir(directory):
+        directory = gfile.parent_dir(save_path)
+        if not gfile.IsDirectory(directory) and not gfile.is_remote(directory):
             raise ValueError(f"Parent directory of {save_path} doesn't exist, can't save.")
-        values = sess.run(dict(self._vars))
-        _atomic_write(save_path + SUFFIX, lambda f: _write_npz(f, values))
+        buffer = io.BytesIO()
+        _write_npz(buffer, sess.run(dict(self._vars)))
+        gfile.write_file(save_path + SUFFIX, buffer.getvalue())
         self._remember(save_path)
         _write_checkpoint_state(directory, save_path, self._last or [save_path])
         return save_path
@@ -89,14 +89,16 @@ class Saver:
             raise ValueError("Can't load save_path when it is None.")
         if not isinstance(save_path, str):
             raise TypeError(f"save_path must be a string, got {save_path!r}.")
-        save_path = local_path(save_path)
-        path = save_path + SUFFIX
-        if not os.path.isfile(path):
-            raise ValueError(f"The passed save_path is not a valid checkpoint: {save_path}")
+        if not gfile.is_remote(save_path):
+            save_path = gfile.local_path(save_path)
+        try:
+            blob = gfile.read_file(save_path + SUFFIX)
+        except (FileNotFoundError, IsADirectoryError):
+            raise ValueError(f"The passed save_path is not a valid checkpoint: "
+                             f"{save_path}") from None
         feeds = {}
         try:
-            # our own handle: np.load leaks its file when the zip is unreadable
-            with open(path, "rb") as f, np.load(f, allow_pickle=False) as data:
+            with np.load(io.BytesIO(blob), allow_pickle=False) as data:
                 for key, var in self._vars.items():
                     if key not in data.files:
                         raise errors.NotFoundError(
@@ -118,8 +120,7 @@ class Saver:
             self._last.remove(path)
         self._last.append(path)
         while len(self._last) > self._max_to_keep:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(self._last.pop(0) + SUFFIX)
+            gfile.remove_if_there(self._last.pop(0) + SUFFIX)
 
 
 def _check_session(sess: Any) -> None:
@@ -170,41 +171,34 @@ def _write_npz(f: IO[bytes], values: dict[str, Any]) -> None:
 
 
 def _write_checkpoint_state(directory: str, latest: str, kept: list[str]) -> None:
-    lines = [f"model_checkpoint_path: {json.dumps(os.path.relpath(latest, directory))}"]
-    lines += [f"all_model_checkpoint_paths: {json.dumps(os.path.relpath(p, directory))}"
+    lines = [f"model_checkpoint_path: {json.dumps(_relative(latest, directory))}"]
+    lines += [f"all_model_checkpoint_paths: {json.dumps(_relative(p, directory))}"
               for p in kept]
-    text = "\n".join(lines) + "\n"
-    _atomic_write(os.path.join(directory, CHECKPOINT_FILENAME), lambda f: f.write(text.encode()))
+    gfile.write_file(gfile.join(directory, CHECKPOINT_FILENAME), ("\n".join(lines) + "\n").encode())
 
 
-def _atomic_write(path: str, write: Callable[[IO[bytes]], Any]) -> None:
-    tmp = f"{path}.{uuid.uuid4().hex}.tmp"  # same directory, so os.replace is atomic
-    try:
-        with open(tmp, "xb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)
-        raise
+def _relative(path: str, directory: str) -> str:
+    """`path` as the state file records it: relative to its directory where it can be."""
+    if not gfile.is_remote(path):
+        return os.path.relpath(path, directory)
+    prefix = directory.rstrip("/") + "/"
+    return path[len(prefix):] if path.startswith(prefix) else path
 
 
 def latest_checkpoint(checkpoint_dir: str) -> str | None:
     """The prefix of the newest checkpoint recorded in `checkpoint_dir`, or None."""
-    checkpoint_dir = local_path(checkpoint_dir)
     try:
-        with open(os.path.join(checkpoint_dir, CHECKPOINT_FILENAME), encoding="utf-8") as f:
-            lines = f.read().splitlines()
+        lines = gfile.read_file(gfile.join(checkpoint_dir, CHECKPOINT_FILENAME)).decode(
+            "utf-8").splitlines()
     except (OSError, UnicodeDecodeError):
         return None  # missing or unreadable: no checkpoint, as in TF
     for line in lines:
         key, _, value = line.partition(":")
         if key.strip() == "model_checkpoint_path":
             try:
-                path = os.path.join(checkpoint_dir, json.loads(value))
+                name = json.loads(value)
+                path = name if gfile.is_remote(name) else gfile.join(checkpoint_dir, name)
             except (TypeError, ValueError):
                 return None  # a corrupt state file names no checkpoint, as in TF
-            return path if os.path.isfile(path + SUFFIX) else None
+            return path if gfile.Exists(path + SUFFIX) else None
     return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -11,12 +12,12 @@ import pytest
 from sqlalchemy import select
 
 from api.services.jobs import cancel_job
-from engine.gfile import local_path
 from jobs.executor import LocalExecutor, ProcessSpec
 from jobs.runner import Runner
 from storage.config import Settings
 from storage.db import Database
 from storage.models import Metric
+from storage.stores import open_store
 from tests.jobs.helpers import (
     SLEEPER,
     fast_settings,
@@ -325,18 +326,22 @@ TF1_TRAINER = """
 
 
 def test_a_tf1_trainer_with_flags_and_a_monitored_session_reports_its_summaries(
-        job_settings: Settings, job_db: Database, trainer_package: Callable[..., str],
+        platform_settings: Settings, databases: Callable[[Settings], Database],
         start_runner: Callable[..., Runner]) -> None:
-    """On the embedded store the job dir is a file:// URI, which the engine writes to."""
-    uri = trainer_package(task=TF1_TRAINER)
-    pk = submit(job_db, job_settings, "trainer.task", package_uris=[uri],
-                args=["--max_steps=40"])
-    start_runner(job_settings, job_db)
-    job = wait_state(job_db, pk, "SUCCEEDED", "FAILED", timeout=60)
-    assert (job.state, job.error_message) == ("SUCCEEDED", ""), logs(job_db, pk)
-    assert logs(job_db, pk, "stdout") == [f"trained for 40 steps; job dir {job.job_dir}"]
-    losses = [m for m in metrics(job_db, pk) if m[0] == "loss"]
+    """Its checkpoints go to its job dir: a file:// URI on the embedded store, an s3:// one
+    on MinIO-style storage (the engine writes there through storage's gfile file system)."""
+    settings = fast_settings(platform_settings)
+    db = databases(settings)
+    uri = put_package(settings, "tf1.tar.gz", tar_gz({
+        "tf1-1.0/setup.py": "", "tf1-1.0/trainer/__init__.py": "",
+        "tf1-1.0/trainer/task.py": textwrap.dedent(TF1_TRAINER)}))
+    pk = submit(db, settings, "trainer.task", package_uris=[uri], args=["--max_steps=40"])
+    start_runner(settings, db)
+    job = wait_state(db, pk, "SUCCEEDED", "FAILED", timeout=60)
+    assert (job.state, job.error_message) == ("SUCCEEDED", ""), logs(db, pk)
+    assert logs(db, pk, "stdout") == [f"trained for 40 steps; job dir {job.job_dir}"]
+    losses = [m for m in metrics(db, pk) if m[0] == "loss"]
     assert [step for _, step, _ in losses] == [1, 11, 21, 31]
     assert losses[-1][2] < losses[0][2] / 10
-    assert job.job_dir.startswith("file://")
-    assert (Path(local_path(job.job_dir)) / "model.ckpt-40.npz").exists()
+    outputs = open_store(job.job_dir, settings)
+    assert outputs.exists("model.ckpt-40.npz") and outputs.exists("checkpoint")
