@@ -6,7 +6,7 @@ files on this machine. Other schemes (`s3://`) go to a `FileSystem` registered f
 package registers s3 that way: the engine itself imports nothing of kumo). Saver, the summary
 FileWriter, saved_model and monitored sessions read and write through `read_file` /
 `write_file`, so a TF 1.x trainer can keep its checkpoints and exports under its job dir on any
-store; what needs a real local file (an Estimator's model_dir) asks `local_path`.
+store.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from engine import errors
 
 __all__ = ["Copy", "DeleteRecursively", "Exists", "FastGFile", "FileSystem", "GFile", "Glob",
            "IsDirectory", "ListDirectory", "MakeDirs", "MkDir", "Open", "Remove", "Rename",
-           "Walk", "local_path", "register_filesystem"]
+           "Walk", "local_path", "register_filesystem", "resolve"]
 
 ENTRY_POINTS = "engine.filesystems"
 
@@ -90,15 +90,20 @@ def is_remote(path: str | os.PathLike[str]) -> bool:
     return _remote(path) is not None
 
 
+def resolve(path: str | os.PathLike[str]) -> str:
+    """`path` as the engine's writers take it: a remote URI as it is, a local path or
+    file:// URI as a local path."""
+    return os.fspath(path) if is_remote(path) else local_path(path)
+
+
 def local_path(path: str | os.PathLike[str]) -> str:
-    """The local file path named by `path`: a path as it is, a file:// URI's path. For the
-    parts of the engine that need a real file (other schemes are refused)."""
+    """The local file path named by `path`: a path as it is, a file:// URI's path (a remote
+    URI is refused: it names no local file)."""
     text = os.fspath(path)
     if _remote(text) is not None:
-        raise errors.UnimplementedError(
-            None, None, f"{text}: this needs a local path or a file:// URI (an Estimator's "
-                        f"model_dir is a local directory); save elsewhere and copy with "
-                        f"tf.gfile.Copy.")
+        raise errors.InvalidArgumentError(
+            None, None, f"{text} is not a local file: read it with tf.gfile.GFile, or copy it "
+                        f"here with tf.gfile.Copy.")
     if "://" not in text:
         return text
     parsed = urlparse(text)

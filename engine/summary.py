@@ -207,7 +207,7 @@ class FileWriter:
     def __init__(self, logdir: str, graph: Graph | None = None) -> None:
         """`logdir`: a directory, file:// URI or any tf.gfile URI (a remote file is uploaded
         whole every few seconds and when the writer closes)."""
-        logdir = os.fspath(logdir) if gfile.is_remote(logdir) else gfile.local_path(logdir)
+        logdir = gfile.resolve(logdir)
         gfile.MakeDirs(logdir)
         self._logdir = logdir
         own = gfile.join(logdir, METRICS_FILENAME)

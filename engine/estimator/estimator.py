@@ -30,9 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from engine import summary
+from engine import gfile, summary
 from engine.estimator.inputs import Batch, read_batches
-from engine.gfile import local_path
 from engine.graph import Graph, GraphKeys, Operation, Tensor
 from engine.ops.array_ops import placeholder
 from engine.session import Session
@@ -137,15 +136,14 @@ class Estimator:
                  config: RunConfig | None = None, params: Mapping[str, Any] | None = None
                  ) -> None:
         config = config or RunConfig()
-        if model_dir and config.model_dir and \
-                os.path.abspath(model_dir) != os.path.abspath(config.model_dir):
+        if model_dir and config.model_dir and _where(model_dir) != _where(config.model_dir):
             raise ValueError(f"model_dir are set both in constructor and RunConfig, but with "
                              f"different values: {model_dir} and {config.model_dir}.")
         model_dir = model_dir or config.model_dir
         if not model_dir:
             model_dir = tempfile.mkdtemp(prefix="estimator_")
             logger.warning("Using temporary folder as model directory: %s", model_dir)
-        self._model_dir = local_path(model_dir)
+        self._model_dir = gfile.resolve(model_dir)
         self._config = config.replace(model_dir=self._model_dir)
         self._model_fn = model_fn
         self._params = dict(params or {})
@@ -289,7 +287,7 @@ class Estimator:
             if "loss" not in tags:
                 summary.scalar("loss", spec.loss)
             merged = summary.merge_all()
-        prefix = os.path.join(self._model_dir, CHECKPOINT_PREFIX)
+        prefix = gfile.join(self._model_dir, CHECKPOINT_PREFIX)
         batches = _mark_last(model.batches)
         step, started = model.step, time.perf_counter()
         with summary.FileWriter(self._model_dir, graph if model.step == 0 else None) as writer:
@@ -454,8 +452,13 @@ def _summary_bytes(values: Mapping[str, Any]) -> bytes:
 
 def _fresh_dir(base: str) -> str:
     """`base/<unix time>`, bumped past existing ones (two exports in one second)."""
-    os.makedirs(base, exist_ok=True)
+    gfile.MakeDirs(base)
     stamp = int(time.time())
-    while os.path.exists(os.path.join(base, str(stamp))):
+    while gfile.Exists(gfile.join(base, str(stamp))):
         stamp += 1
-    return os.path.join(base, str(stamp))
+    return gfile.join(base, str(stamp))
+
+
+def _where(model_dir: str) -> str:
+    """A model_dir as compared with another: a URI as it is, a local path made absolute."""
+    return model_dir if gfile.is_remote(model_dir) else os.path.abspath(gfile.resolve(model_dir))

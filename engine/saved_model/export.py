@@ -77,7 +77,7 @@ def save(sess: Any, path: str | os.PathLike[str], inputs: Mapping[str, Any],
     blob = weights.encode(exporter.arrays, file)
     text = exporter.document(signature_name, fed, fetched, _json_safe(dict(metadata or {})),
                              file, hashlib.sha256(blob).hexdigest())
-    directory = os.fspath(path) if gfile.is_remote(path) else gfile.local_path(path)
+    directory = gfile.resolve(path)
     gfile.MakeDirs(directory)
     gfile.write_file(gfile.join(directory, file), blob)
     gfile.write_file(gfile.join(directory, MODEL_FILE), text)

@@ -40,7 +40,7 @@ class _Directory:
     system (tf.gfile)."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = os.fspath(path) if gfile.is_remote(path) else gfile.local_path(path)
+        self.path = gfile.resolve(path)
 
     def read_bytes(self, name: str) -> bytes:
         try:

@@ -66,8 +66,7 @@ class Saver:
         _check_session(sess)
         if not isinstance(save_path, str):
             raise TypeError(f"save_path must be a string, got {save_path!r}.")
-        if not gfile.is_remote(save_path):
-            save_path = gfile.local_path(save_path)
+        save_path = gfile.resolve(save_path)
         if global_step is not None:
             step = (global_step if isinstance(global_step, int | np.integer)
                     else _step_value(sess, global_step))
@@ -89,8 +88,7 @@ class Saver:
             raise ValueError("Can't load save_path when it is None.")
         if not isinstance(save_path, str):
             raise TypeError(f"save_path must be a string, got {save_path!r}.")
-        if not gfile.is_remote(save_path):
-            save_path = gfile.local_path(save_path)
+        save_path = gfile.resolve(save_path)
         try:
             blob = gfile.read_file(save_path + SUFFIX)
         except (FileNotFoundError, IsADirectoryError):

@@ -119,9 +119,28 @@ def test_gfile_on_a_registered_file_system(memory: MemoryFileSystem) -> None:
     assert memory.files == {}
     with pytest.raises(tf.errors.NotFoundError):
         tf.gfile.GFile("mem://b/dir/a.txt").read()
-    with pytest.raises(tf.errors.UnimplementedError, match="needs a local path"):
-        tf.estimator.DNNClassifier([4], [tf.feature_column.numeric_column("x")],
-                                   model_dir="mem://b/model")
+
+
+def test_an_estimator_with_a_remote_model_dir_resumes_and_exports(
+        memory: MemoryFileSystem) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((64, 2)).astype(np.float32)
+    y = (x[:, 0] > x[:, 1]).astype(np.int32)
+    columns = [tf.feature_column.numeric_column("x", shape=[2])]
+    train = tf.estimator.inputs.numpy_input_fn({"x": x}, y, batch_size=16, num_epochs=None,
+                                               shuffle=True)
+    first = tf.estimator.LinearClassifier(columns, model_dir="mem://b/model")
+    first.train(train, steps=20)
+    again = tf.estimator.LinearClassifier(columns, model_dir="mem://b/model")
+    again.train(train, steps=10)
+    assert again.evaluate(tf.estimator.inputs.numpy_input_fn(
+        {"x": x}, y, shuffle=False))["global_step"] == 30
+    assert tf.train.latest_checkpoint("mem://b/model").endswith("-30")
+    assert "mem://b/model/metrics.jsonl" in memory.files
+    exported = again.export_savedmodel("mem://b/exports", None)
+    assert exported.startswith("mem://b/exports/")
+    predictor = tf.saved_model.load(exported)
+    assert set(predictor.signature["inputs"]) == {"x"}
 
 
 def test_a_trainer_keeps_everything_under_a_remote_job_dir(memory: MemoryFileSystem) -> None:
@@ -158,3 +177,10 @@ def test_a_trainer_keeps_everything_under_a_remote_job_dir(memory: MemoryFileSys
     with tf.Session() as sess:
         saver.restore(sess, tf.train.latest_checkpoint(job_dir))
         np.testing.assert_array_equal(sess.run(w), trained)
+
+
+def test_a_remote_uri_is_not_a_local_path(memory: MemoryFileSystem) -> None:
+    assert tf.gfile.resolve("mem://b/x") == "mem://b/x"
+    assert tf.gfile.resolve("file:///tmp/x") == "/tmp/x"
+    with pytest.raises(tf.errors.InvalidArgumentError, match="not a local file"):
+        tf.gfile.local_path("mem://b/x")
