@@ -60,6 +60,7 @@ from engine.ops.linalg_ops import *
 from engine.ops.logging_ops import *
 from engine.ops.math_ops import *
 from engine.ops.nn_ops import sigmoid, tanh
+from engine.ops.parsing_ops import *
 from engine.ops.random_ops import *
 from engine.ops.reduction_ops import *
 from engine.ops.script_ops import *

@@ -14,9 +14,11 @@ through the Session's own plans (`ExecContext.subplan`); tensors from outside th
 from __future__ import annotations
 
 import builtins
+import gzip
 import itertools
 import threading
 import weakref
+import zlib
 from collections.abc import Callable, Sequence
 from collections.abc import Iterator as Stream
 from typing import Any
@@ -24,12 +26,12 @@ from typing import Any
 import numpy as np
 
 from engine import dtypes as _dtypes
-from engine import errors
+from engine import errors, gfile
 from engine.graph import Graph, Operation, Tensor, convert_to_tensor, get_default_graph
 from engine.registry import ExecContext, Kernel, OpDef, Spec, register
 from engine.shapes import Shape, TensorShape
 
-__all__ = ["Dataset", "Iterator"]
+__all__ = ["Dataset", "Iterator", "TextLineDataset"]
 
 Element = tuple[Any, ...]  # the flat leaves of one element, as arrays
 
@@ -403,6 +405,37 @@ class Dataset(_Described):
         iterator = Iterator(self.structure, self.specs)
         iterator.initializer = iterator.make_initializer(self)
         return iterator
+
+
+class TextLineDataset(Dataset):
+    """The lines of text files (bytes, without their line ends), file after file: local
+    paths, file:// or any tf.gfile URI (s3://), optionally GZIP- or ZLIB-compressed."""
+
+    def __init__(self, filenames: str | Sequence[str], compression_type: str | None = None,
+                 buffer_size: int | None = None) -> None:
+        names = [filenames] if isinstance(filenames, str) else list(filenames)
+        if not names or not all(isinstance(n, str) for n in names):
+            raise TypeError(f"filenames must be a file name or a list of them, got "
+                            f"{filenames!r}.")
+        if compression_type not in (None, "", "GZIP", "ZLIB"):
+            raise ValueError(f"compression_type must be None, '', 'GZIP' or 'ZLIB', got "
+                             f"{compression_type!r}.")
+
+        def make(env: _Env) -> Stream[Element]:
+            for name in names:
+                try:
+                    data = gfile.read_file(name)
+                except (FileNotFoundError, IsADirectoryError):
+                    raise errors.NotFoundError(None, env.op, f"{name}; No such file or "
+                                                             f"directory") from None
+                if compression_type == "GZIP":
+                    data = gzip.decompress(data)
+                elif compression_type == "ZLIB":
+                    data = zlib.decompress(data)
+                for line in data.splitlines():
+                    yield (line,)
+
+        super().__init__(_single(), [(_dtypes.string, ())], make)
 
 
 class Iterator(_Described):

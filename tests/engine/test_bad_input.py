@@ -174,6 +174,8 @@ OVERRIDES: dict[str, dict[str, Callable[[], Any]]] = {
     "tf.nn.static_rnn": {"cell": lambda: tf.nn.rnn_cell.BasicRNNCell(2),
                          "dtype": lambda: "float32"},
     "tf.map_fn": {"fn": lambda: lambda row: row * 2.0},
+    "tf.decode_csv": {"records": lambda: tf.placeholder(tf.string, [None], name="p"),
+                      "record_defaults": lambda: [[0.0], ["x"]]},
     **{f"tf.{name}": {"fn": lambda: lambda acc, row: acc + row}
        for name in ("scan", "foldl", "foldr")},
     "tf.while_loop": {"cond": lambda: lambda i: i < 3, "body": lambda: lambda i: i + 1,
