@@ -1,5 +1,6 @@
 """`tf.estimator`: Estimator (a model_fn run for you), the canned linear/DNN models, input
-functions (`tf.estimator.inputs`) and serving inputs (`tf.estimator.export`).
+functions (`tf.estimator.inputs`), serving inputs (`tf.estimator.export`) and
+`train_and_evaluate` with its specs and exporters (training.py).
 
 See engine/estimator/estimator.py for how training resumes and reports metrics, inputs.py for
 the input_fn protocol and canned.py for the canned models and what they export.
@@ -21,9 +22,18 @@ from engine.estimator.estimator import (
     ModeKeys,
     RunConfig,
 )
+from engine.estimator.training import (
+    EvalSpec,
+    Exporter,
+    FinalExporter,
+    LatestExporter,
+    TrainSpec,
+    train_and_evaluate,
+)
 
 __all__ = [
     "DNNClassifier", "DNNLinearCombinedClassifier", "DNNLinearCombinedRegressor",
-    "DNNRegressor", "DatasetMetrics", "Estimator", "EstimatorSpec", "LinearClassifier",
-    "LinearRegressor", "ModeKeys", "RunConfig", "export", "inputs",
+    "DNNRegressor", "DatasetMetrics", "Estimator", "EstimatorSpec", "EvalSpec", "Exporter",
+    "FinalExporter", "LatestExporter", "LinearClassifier", "LinearRegressor", "ModeKeys",
+    "RunConfig", "TrainSpec", "export", "inputs", "train_and_evaluate",
 ]
